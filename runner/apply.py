@@ -1,0 +1,281 @@
+"""The applier: walks a plan's changes in order, under the state lock, saving state after every step.
+
+It never creates a job twice: before any create it looks for a job carrying this experiment's tags, and a crash at
+any point followed by another apply ends with no duplicate job and no duplicate upload.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from runner.datasets import Dataset
+from runner.diagnostics import ProviderError
+from runner.failpoints import failpoint
+from runner.plan import Action, Change, Desired, Plan
+from runner.remote import (
+    TAG_EXPERIMENT,
+    TAG_LINEAGE,
+    TAG_TRAINING_HASH,
+    TAG_WORKSPACE,
+    JobRequest,
+    Progress,
+    Provider,
+    RemoteJob,
+)
+from runner.state import TERMINAL_STATUSES, ExperimentState, FileRecord, Run, State, StateStore
+
+
+class Observer(Protocol):
+    """How apply reports what it does (the CLI renders it; tests may record it)."""
+
+    def step(self, text: str) -> None: ...
+
+    def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None: ...
+
+
+class Silent:
+    def step(self, text: str) -> None:
+        pass
+
+    def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None:
+        pass
+
+
+@dataclass
+class Applier:
+    store: StateStore
+    provider: Provider
+    workspace: str
+    desired: Mapping[str, Desired]
+    observer: Observer
+    state: State
+
+    def _save(self) -> None:
+        self.state = self.store.save(self.state)
+
+    # -- the walk --------------------------------------------------------------------------------------------------
+    def apply(self, plan: Plan) -> State:
+        self._refresh(plan)
+        for change in plan.ordered():
+            match change.action:
+                case Action.CANCEL:
+                    self._cancel_and_forget(change)
+                case Action.FORGET:
+                    self.state = self.state.without_experiment(change.experiment)
+                    self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
+                    self._save()
+                case Action.ADOPT:
+                    assert change.job_id
+                    job = self.provider.get_job(change.job_id)
+                    if job is None:
+                        raise ProviderError(f"job {change.job_id} disappeared before it could be adopted; plan again")
+                    self._record(change, job, adopted=True)
+                    self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
+                case Action.CREATE | Action.RETRAIN:
+                    self._create(change)
+                case Action.UPDATE_STATE:
+                    es = self.state.experiments[change.experiment]
+                    assert change.metadata is not None and change.metadata_hash
+                    self.state = self.state.with_experiment(
+                        replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash)
+                    )
+                    self.observer.step(f"{change.experiment}: state updated ({change.reason})")
+                    self._save()
+                case Action.NOOP:  # pragma: no cover - plan.ordered() leaves these out
+                    pass
+        return self.state
+
+    def _refresh(self, plan: Plan) -> None:
+        if not plan.refresh and not plan.drift:
+            return
+        for r in plan.refresh:
+            self._update_run(r.experiment, r.job)
+        for d in plan.drift:
+            es = self.state.experiments.get(d.experiment)
+            run = es.run(d.job_id) if es else None
+            if run and d.remote_status == "gone":
+                self.state = self.state.with_run(d.experiment, replace(run, status="gone"),
+                                                 current=es.current == run.job_id if es else False)
+        self._save()
+
+    def _update_run(self, experiment: str, job: RemoteJob) -> None:
+        es = self.state.experiments.get(experiment)
+        run = es.run(job.id) if es else None
+        if es is None or run is None:
+            return
+        run = replace(
+            run,
+            status=job.status,
+            fine_tuned_model=job.fine_tuned_model,
+            trained_tokens=job.trained_tokens,
+            error=job.error,
+            finished_at=job.finished_at or (int(time.time()) if job.status in TERMINAL_STATUSES else None),
+        )
+        self.state = self.state.with_run(experiment, run, current=es.current == run.job_id)
+
+    def _cancel(self, experiment: str, job_id: str) -> None:
+        try:
+            job = self.provider.cancel_job(job_id)
+        except ProviderError:
+            # It may have finished meanwhile (a terminal job cannot be cancelled): record what it is now.
+            found = self.provider.get_job(job_id)
+            if found is None or found.status not in TERMINAL_STATUSES:
+                raise
+            job = found
+        self._update_run(experiment, job)
+        self.observer.step(f"{experiment}: job {job_id} {job.status}")
+
+    def _cancel_and_forget(self, change: Change) -> None:
+        assert change.job_id
+        self._cancel(change.experiment, change.job_id)
+        self._save()
+        self.state = self.state.without_experiment(change.experiment)
+        self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
+        self._save()
+
+    # -- creating jobs ---------------------------------------------------------------------------------------------
+    def _ensure_file(self, ds: Dataset) -> str:
+        known = self.state.files.get(ds.sha256)
+        if known:
+            return known.file_id
+        filename = upload_filename(ds)
+        found = self.provider.find_file(filename, ds.bytes)
+        if found:
+            self.observer.step(f"{ds.display}: already on the target as {found.id}, reused")
+            remote = found
+        else:
+            self.observer.step(f"{ds.display}: uploading ({_size(ds.bytes)})")
+            remote = self.provider.upload_file(ds.path, filename)
+            self.observer.step(f"{ds.display}: uploaded as {remote.id}")
+        record = FileRecord(file_id=remote.id, bytes=remote.bytes, filename=filename, uploaded_at=remote.created_at)
+        self.state = self.state.with_file(ds.sha256, record)
+        self._save()
+        return remote.id
+
+    def _tags(self, change: Change) -> dict[str, str]:
+        assert change.training_hash
+        return {
+            TAG_WORKSPACE: self.workspace,
+            TAG_EXPERIMENT: change.experiment,
+            TAG_TRAINING_HASH: change.training_hash,
+        }
+
+    def _create(self, change: Change) -> None:
+        d = self.desired[change.experiment]
+        exp = d.experiment
+        if change.supersedes:
+            self._cancel(change.experiment, change.supersedes)
+            self._save()
+        training_id = self._ensure_file(d.training)
+        validation_id = self._ensure_file(d.validation) if d.validation else None
+        tags = self._tags(change)
+        es = self.state.experiments.get(change.experiment)
+        known = {r.job_id for r in es.runs} if es else set()
+        existing = [
+            j
+            for j in self.provider.list_jobs(tags)
+            if j.id not in known and j.status not in ("cancelled", "failed")
+        ]
+        if existing:
+            job = max(existing, key=lambda j: (j.created_at, j.id))
+            self._record(change, job, adopted=True)
+            self.observer.step(f"{change.experiment}: found job {job.id} already created for this version, adopted")
+            return
+        request = JobRequest(
+            model=exp.model,
+            training_file=training_id,
+            validation_file=validation_id,
+            method=exp.method.to_api(),
+            suffix=exp.suffix,
+            seed=exp.seed,
+            metadata={**exp.metadata, **tags, TAG_LINEAGE: self.state.lineage},
+            integrations=exp.integrations,
+        )
+        try:
+            job = self.provider.create_job(request)
+        except ProviderError:
+            # The request may have reached the server before the connection broke: look before giving up.
+            after = [j for j in self.provider.list_jobs(tags) if j.id not in known and j.status != "cancelled"]
+            if not after:
+                raise
+            job = max(after, key=lambda j: (j.created_at, j.id))
+        failpoint("job-created")
+        self._record(change, job, adopted=False)
+        self.observer.step(f"{change.experiment}: created job {job.id}")
+
+    def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
+        assert change.training_hash and change.inputs is not None and change.metadata is not None
+        es = self.state.experiments.get(change.experiment) or ExperimentState(
+            name=change.experiment, metadata_hash=change.metadata_hash or "", metadata=dict(change.metadata)
+        )
+        es = replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash or es.metadata_hash)
+        self.state = self.state.with_experiment(es)
+        run = Run(
+            job_id=job.id,
+            training_hash=change.training_hash,
+            inputs=dict(change.inputs),
+            status=job.status,
+            created_at=job.created_at,
+            fine_tuned_model=job.fine_tuned_model,
+            trained_tokens=job.trained_tokens,
+            error=job.error,
+            finished_at=job.finished_at,
+            estimated_usd=change.estimate.usd if change.estimate else None,
+            estimated_tokens=change.estimate.billed_tokens if change.estimate else None,
+            adopted=adopted,
+        )
+        self.state = self.state.with_run(change.experiment, run)
+        self._save()
+
+    # -- waiting ---------------------------------------------------------------------------------------------------
+    def wait(self, experiments: list[str], poll_interval: float, timeout: float | None = None) -> State:
+        """Poll the current runs of `experiments` until each is terminal, saving state on every status change."""
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            pending = []
+            for name in experiments:
+                es = self.state.experiments.get(name)
+                run = es.current_run if es else None
+                if run is None or run.status in TERMINAL_STATUSES or run.status == "gone":
+                    continue
+                job = self.provider.get_job(run.job_id)
+                if job is None:
+                    continue
+                progress = self.provider.progress(job.id) if job.status not in TERMINAL_STATUSES else None
+                self.observer.job_progress(name, job, progress)
+                if (job.status, job.fine_tuned_model) != (run.status, run.fine_tuned_model):
+                    self._update_run(name, job)
+                    self._save()
+                if job.status not in TERMINAL_STATUSES:
+                    pending.append(name)
+            if not pending:
+                return self.state
+            if deadline and time.monotonic() > deadline:
+                raise ProviderError(f"timed out waiting for {', '.join(pending)}")
+            time.sleep(poll_interval)
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def upload_filename(ds: Dataset) -> str:
+    """Content-addressed: the sha256 in the name lets a lost state find the upload again."""
+    stem = _SAFE.sub("-", Path(ds.display.split(" ")[0]).stem).strip("-") or "data"
+    return f"{stem[:40]}.{ds.sha256}.jsonl"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n} B"  # pragma: no cover
+
+
+def _notes(change: Change) -> str:
+    return f" ({'; '.join(change.notes)})" if change.notes else ""

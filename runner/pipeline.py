@@ -1,0 +1,90 @@
+"""Wiring from a workspace on disk to the planner's inputs: specs, prepared data, and a snapshot of the target."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runner import datasets
+from runner.diagnostics import Diagnostic
+from runner.fingerprint import digest, metadata_inputs, training_inputs
+from runner.plan import Desired, Estimate
+from runner.remote import TAG_WORKSPACE, Provider, Snapshot
+from runner.spec import Experiment, load_experiments
+from runner.state import State
+from runner.workspace import Target, Workspace
+
+
+@dataclass(frozen=True)
+class Loaded:
+    experiments: tuple[Experiment, ...]
+    desired: tuple[Desired, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def estimate(ws: Workspace, target: Target, exp: Experiment, prepared: datasets.PreparedData) -> Estimate | None:
+    stats = prepared.training.stats if prepared.training else None
+    if stats is None:
+        return None
+    from runner.datasets.pricing import estimate_cost
+
+    n_epochs = exp.method.hyperparameters.get("n_epochs", "auto")
+    cost = estimate_cost(exp.model, exp.method.type, n_epochs, stats, prices=ws.prices, free=target.free)
+    return Estimate(epochs=cost.epochs, billed_tokens=cost.billed_tokens, usd=cost.usd, note=cost.note)
+
+
+def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
+    """Read every spec and prepare (render, check, hash, count) the data each one trains on."""
+    experiments, diags = load_experiments(ws)
+    if only:
+        experiments = [e for e in experiments if e.name in only]
+    desired: list[Desired] = []
+    for exp in experiments:
+        prepared = datasets.prepare(
+            exp.training_file,
+            exp.validation_file,
+            root=ws.root,
+            cache_dir=ws.cache_dir,
+            experiment=exp.name,
+            model=exp.model,
+            method=exp.method.type,
+        )
+        diags += prepared.diagnostics
+        if prepared.training is None:
+            continue
+        inputs = training_inputs(
+            exp,
+            target.kind,
+            prepared.training.sha256,
+            prepared.validation.sha256 if prepared.validation else None,
+        )
+        meta = metadata_inputs(exp)
+        desired.append(
+            Desired(
+                experiment=exp,
+                training=prepared.training,
+                validation=prepared.validation,
+                inputs=inputs,
+                training_hash=digest(inputs),
+                metadata=meta,
+                metadata_hash=digest(meta),
+                estimate=estimate(ws, target, exp, prepared),
+            )
+        )
+    return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+
+
+def snapshot(provider: Provider, state: State, ws: Workspace) -> Snapshot:
+    """ftrun's jobs on the target (found by the workspace tag), plus the ids state knows that the target lost."""
+    jobs = {j.id: j for j in provider.list_jobs({TAG_WORKSPACE: ws.name})}
+    gone = set()
+    for es in state.experiments.values():
+        for run in es.runs:
+            if run.job_id in jobs or run.status == "gone":
+                continue
+            job = provider.get_job(run.job_id)
+            if job is None:
+                gone.add(run.job_id)
+            else:
+                jobs[job.id] = job
+    return Snapshot(jobs=jobs, gone=frozenset(gone))

@@ -1,0 +1,339 @@
+"""The planner: a pure function of (desired experiments, state, remote snapshot) returning an immutable plan.
+
+No I/O happens here. Text, Markdown and JSON are renderings of the one `Plan` document (see runner.render).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from runner.datasets import Dataset
+from runner.diagnostics import Diagnostic, Severity
+from runner.fingerprint import FieldDiff, diff
+from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, RemoteJob, Snapshot
+from runner.spec import Experiment
+from runner.state import ACTIVE_STATUSES, Run, State
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    RETRAIN = "retrain"
+    ADOPT = "adopt"
+    UPDATE_STATE = "update-state"
+    CANCEL = "cancel"
+    FORGET = "forget"
+    NOOP = "no-op"
+
+
+# The order in which apply walks changes: removals first (they free capacity), then new jobs, then bookkeeping.
+APPLY_ORDER = (Action.CANCEL, Action.FORGET, Action.ADOPT, Action.RETRAIN, Action.CREATE, Action.UPDATE_STATE)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    epochs: int | None
+    billed_tokens: int | None
+    usd: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One experiment as the specs and its prepared data want it."""
+
+    experiment: Experiment
+    training: Dataset
+    validation: Dataset | None
+    inputs: Mapping[str, Any]
+    training_hash: str
+    metadata: Mapping[str, Any]
+    metadata_hash: str
+    estimate: Estimate | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    experiment: str
+    reason: str
+    fields: tuple[FieldDiff, ...] = ()
+    training_hash: str | None = None
+    job_id: str | None = None  # the existing job this change acts on (cancel, adopt)
+    supersedes: str | None = None  # retrain: an active job of the previous version, cancelled first
+    inputs: Mapping[str, Any] | None = None
+    metadata: Mapping[str, Any] | None = None
+    metadata_hash: str | None = None
+    data: tuple[str, ...] = ()  # sha256 of the files the new job trains on
+    estimate: Estimate | None = None
+    file: str | None = None
+    line: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def spends(self) -> bool:
+        return self.action in (Action.CREATE, Action.RETRAIN)
+
+
+@dataclass(frozen=True)
+class Upload:
+    sha256: str
+    display: str
+    bytes: int
+    examples: int
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """A run whose remote status moved on since state was written (not a change: apply just records it)."""
+
+    experiment: str
+    job_id: str
+    old_status: str
+    job: RemoteJob
+
+
+@dataclass(frozen=True)
+class Drift:
+    experiment: str
+    job_id: str
+    recorded_status: str
+    remote_status: str  # "gone" when the target no longer has the job
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    endpoint: str
+    workspace: str
+    lineage: str
+    serial: int
+    changes: tuple[Change, ...]
+    uploads: tuple[Upload, ...] = ()
+    refresh: tuple[Refresh, ...] = ()
+    drift: tuple[Drift, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    data: Mapping[str, str] = field(default_factory=dict)  # sha256 -> how the plan names that file
+    new_spend_usd: float | None = 0.0
+    new_billed_tokens: int = 0
+    budget_max_usd: float | None = None
+    format_version: int = PLAN_FORMAT_VERSION
+
+    @property
+    def actionable(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actionable)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    def counts(self) -> dict[Action, int]:
+        out = {a: 0 for a in Action if a is not Action.NOOP}
+        for c in self.actionable:
+            out[c.action] += 1
+        return out
+
+    def ordered(self) -> list[Change]:
+        return sorted(self.actionable, key=lambda c: (APPLY_ORDER.index(c.action), c.experiment))
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["diagnostics"] = [x.to_dict() for x in self.diagnostics]
+        d["summary"] = {str(a): n for a, n in self.counts().items()}
+        d["has_changes"] = self.has_changes
+        return _jsonable(d)  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _newest(jobs: Iterable[RemoteJob]) -> RemoteJob | None:
+    return max(jobs, key=lambda j: (j.created_at, j.id), default=None)
+
+
+def _status(run: Run, snapshot: Snapshot) -> str:
+    if run.job_id in snapshot.gone:
+        return "gone"
+    job = snapshot.jobs.get(run.job_id)
+    return job.status if job else run.status
+
+
+def make_plan(
+    desired: Sequence[Desired],
+    state: State,
+    snapshot: Snapshot,
+    *,
+    target: str,
+    endpoint: str,
+    workspace: str,
+    retrain: frozenset[str] = frozenset(),
+    budget_max_usd: float | None = None,
+    diagnostics: Sequence[Diagnostic] = (),
+) -> Plan:
+    changes: list[Change] = []
+    refresh: list[Refresh] = []
+    drift: list[Drift] = []
+    diags = list(diagnostics)
+
+    # Refresh and drift: compare every run state knows with what the target says now.
+    for name, es in sorted(state.experiments.items()):
+        for run in es.runs:
+            if run.job_id in snapshot.gone:
+                if run.status != "gone":
+                    drift.append(Drift(name, run.job_id, run.status, "gone", "the job no longer exists on the target"))
+                continue
+            job = snapshot.jobs.get(run.job_id)
+            if job is None or job.status == run.status and job.fine_tuned_model == run.fine_tuned_model:
+                continue
+            refresh.append(Refresh(name, run.job_id, run.status, job))
+            if run.status in ACTIVE_STATUSES and job.status == "cancelled":
+                drift.append(Drift(name, run.job_id, run.status, job.status, "the job was cancelled outside ftrun"))
+
+    by_name = {d.experiment.name: d for d in desired}
+    for name in sorted(by_name):
+        changes.append(_plan_experiment(by_name[name], state, snapshot, retrain=name in retrain))
+    for name in sorted(set(state.experiments) - set(by_name)):
+        es = state.experiments[name]
+        cur = es.current_run
+        status = _status(cur, snapshot) if cur else None
+        if cur and status in ACTIVE_STATUSES:
+            changes.append(
+                Change(Action.CANCEL, name, f"its spec was removed; job {cur.job_id} is still {status}",
+                       job_id=cur.job_id, notes=_kept_models(es.runs))
+            )
+        else:
+            changes.append(Change(Action.FORGET, name, "its spec was removed", job_id=cur.job_id if cur else None,
+                                  notes=_kept_models(es.runs)))
+
+    uploads: dict[str, Upload] = {}
+    data: dict[str, str] = {}
+    for d in desired:
+        for ds in (d.training, d.validation):
+            if ds is None:
+                continue
+            data[ds.sha256] = ds.display
+    for c in changes:
+        if not c.spends:
+            continue
+        dz = by_name[c.experiment]
+        for ds in (dz.training, dz.validation):
+            if ds is not None and ds.sha256 not in state.files and ds.sha256 not in uploads:
+                uploads[ds.sha256] = Upload(ds.sha256, ds.display, ds.bytes, ds.examples)
+
+    spending = [c for c in changes if c.spends]
+    billed = sum((c.estimate.billed_tokens or 0) for c in spending if c.estimate)
+    prices = [c.estimate.usd if c.estimate else None for c in spending]
+    new_spend = None if any(p is None for p in prices) else round(sum(p for p in prices if p is not None), 6)
+    if budget_max_usd is not None and new_spend is not None and new_spend > budget_max_usd:
+        diags.append(
+            Diagnostic(
+                Severity.ERROR,
+                f"this plan would spend ${new_spend:,.2f} ({billed:,} billed tokens), over the budget of "
+                f"${budget_max_usd:,.2f}",
+                file="ftrun.yaml",
+                check="over-budget",
+                hint="raise budget.max_usd in ftrun.yaml, or reduce epochs or data",
+            )
+        )
+    return Plan(
+        target=target,
+        endpoint=endpoint,
+        workspace=workspace,
+        lineage=state.lineage,
+        serial=state.serial,
+        changes=tuple(changes),
+        uploads=tuple(uploads.values()),
+        refresh=tuple(refresh),
+        drift=tuple(drift),
+        diagnostics=tuple(diags),
+        data=data,
+        new_spend_usd=new_spend,
+        new_billed_tokens=billed,
+        budget_max_usd=budget_max_usd,
+    )
+
+
+def _kept_models(runs: Sequence[Run]) -> tuple[str, ...]:
+    models = [r.fine_tuned_model for r in runs if r.fine_tuned_model]
+    return (f"kept on the target: {', '.join(models)}",) if models else ()
+
+
+def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: bool) -> Change:
+    exp = d.experiment
+    name = exp.name
+    es = state.experiments.get(name)
+    cur = es.current_run if es else None
+    known = {r.job_id for r in es.runs} if es else set()
+    data = tuple(ds.sha256 for ds in (d.training, d.validation) if ds is not None)
+    base = {
+        "experiment": name,
+        "training_hash": d.training_hash,
+        "inputs": d.inputs,
+        "metadata": d.metadata,
+        "metadata_hash": d.metadata_hash,
+        "data": data,
+        "file": exp.file,
+        "line": 1,
+    }
+    status = _status(cur, snapshot) if cur else None
+    # A job with our tags for exactly this version that state does not know (e.g. apply died after creating it),
+    # wherever a new job would otherwise be created.
+    wants_job = cur is None or cur.training_hash != d.training_hash or status in ("gone", "failed", "cancelled")
+    orphan = wants_job and _newest(
+        j
+        for j in snapshot.jobs.values()
+        if j.metadata.get(TAG_EXPERIMENT) == name
+        and j.metadata.get(TAG_TRAINING_HASH) == d.training_hash
+        and j.id not in known
+        and j.status != "cancelled"
+    )
+    if orphan and not (retrain and orphan.status == "failed"):
+        return Change(Action.ADOPT, reason=f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not "
+                      "in state", job_id=orphan.id, **base)  # type: ignore[arg-type]
+    if cur is None or status is None:
+        reason = "new experiment" if es is None else "no current run"
+        return Change(Action.CREATE, reason=reason, estimate=d.estimate, **base)  # type: ignore[arg-type]
+    active = cur.job_id if status in ACTIVE_STATUSES else None
+    if status == "gone":
+        return Change(Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target", estimate=d.estimate,
+                      **base)  # type: ignore[arg-type]
+    if cur.training_hash != d.training_hash:
+        fields = diff(cur.inputs, d.inputs)
+        named = ", ".join(f.path for f in fields) or "training inputs"
+        return Change(Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active,
+                      estimate=d.estimate, **base)  # type: ignore[arg-type]
+    if retrain:
+        return Change(Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active, estimate=d.estimate,
+                      **base)  # type: ignore[arg-type]
+    notes: tuple[str, ...] = ()
+    if status in ("failed", "cancelled"):
+        job = snapshot.jobs.get(cur.job_id)
+        error = (job.error if job else None) or cur.error or {}
+        why = f": {error.get('message') or error.get('code')}" if error else ""
+        notes = (
+            f"last run {cur.job_id} {status}{why}",
+            f"not retried until its spec or data changes, or `ftrun apply --retrain {name}`",
+        )
+    assert es is not None
+    if es.metadata_hash != d.metadata_hash:
+        fields = diff(es.metadata, d.metadata)
+        return Change(Action.UPDATE_STATE, reason=f"{', '.join(f.path for f in fields)} changed (no retraining)",
+                      fields=fields, notes=notes, **base)  # type: ignore[arg-type]
+    return Change(Action.NOOP, reason=f"up to date ({status})", job_id=cur.job_id, notes=notes,
+                  **base)  # type: ignore[arg-type]

@@ -1,0 +1,223 @@
+"""The provider: ftrun's one door to a target, over the official openai SDK.
+
+It is the only module that imports `openai`. It returns ftrun's own records (runner.remote), never SDK types, and
+turns every SDK failure into a one-line `ProviderError` with a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx2
+import openai
+
+from runner.diagnostics import ProviderError
+from runner.remote import JobRequest, Progress, RemoteFile, RemoteJob
+from runner.workspace import Target, Workspace, env_key
+
+T = TypeVar("T")
+
+WIND_DOWN_HINT = (
+    "OpenAI closed self-serve fine-tuning to new organisations (2026-05-07), to inactive ones (2026-07-02) and to "
+    "everyone for new jobs on 2027-01-06; train on the built-in server instead (`--target local`, or `ftrun serve`)"
+)
+
+
+def _job(j: Any) -> RemoteJob:
+    err = getattr(j, "error", None)
+    code = getattr(err, "code", None) if err is not None else None
+    return RemoteJob(
+        id=j.id,
+        status=j.status,
+        model=j.model,
+        created_at=int(j.created_at or 0),
+        fine_tuned_model=j.fine_tuned_model,
+        trained_tokens=j.trained_tokens,
+        error_code=code or None,
+        error_message=(getattr(err, "message", None) or None) if code else None,
+        finished_at=j.finished_at,
+        metadata=dict(j.metadata or {}),
+        training_file=j.training_file,
+        validation_file=j.validation_file,
+    )
+
+
+def _file(f: Any) -> RemoteFile:
+    return RemoteFile(id=f.id, filename=f.filename, bytes=int(f.bytes or 0), created_at=int(f.created_at or 0))
+
+
+class OpenAIProvider:
+    def __init__(self, client: openai.OpenAI, target: Target) -> None:
+        self._client = client
+        self._target = target
+
+    # -- error handling -------------------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        where = self._target.endpoint
+        try:
+            yield
+        except openai.AuthenticationError as e:
+            raise ProviderError(
+                f"{where} rejected the API key while {doing}: {_message(e)}",
+                hint=f"check the key in ${self._target.api_key_env}",
+            ) from None
+        except openai.PermissionDeniedError as e:
+            raise ProviderError(f"{where} refused permission while {doing}: {_message(e)}", hint=WIND_DOWN_HINT) from None
+        except openai.RateLimitError as e:
+            if e.code == "daily_rate_limit_exceeded":
+                raise ProviderError(
+                    f"{where}: daily fine-tuning job limit reached while {doing}: {_message(e)}",
+                    hint="the limit resets daily; apply again tomorrow (ftrun never creates a job twice)",
+                ) from None
+            raise ProviderError(
+                f"{where} is rate-limiting requests ({doing}): {_message(e)}",
+                hint="wait a minute and run the command again",
+            ) from None
+        except openai.NotFoundError as e:
+            raise ProviderError(f"{where}: not found while {doing}: {_message(e)}") from None
+        except openai.BadRequestError as e:
+            param = f" (parameter {e.param})" if e.param else ""
+            raise ProviderError(f"{where} rejected the request while {doing}{param}: {_message(e)}") from None
+        except openai.APIStatusError as e:
+            raise ProviderError(
+                f"{where} failed while {doing} (HTTP {e.status_code}): {_message(e)}",
+                hint="the server had a problem; run the command again (it is safe to repeat)",
+            ) from None
+        except openai.APITimeoutError:
+            raise ProviderError(
+                f"{where} timed out while {doing}", hint="run the command again (it is safe to repeat)"
+            ) from None
+        except openai.APIConnectionError as e:
+            raise ProviderError(
+                f"cannot reach {where} while {doing}: {e.__cause__ or e}",
+                hint="check the network and the target's base_url in ftrun.yaml",
+            ) from None
+
+    def _call(self, doing: str, fn: Callable[[], T]) -> T:
+        with self._errors(doing):
+            return fn()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- jobs ------------------------------------------------------------------------------------------------------
+    def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
+        def run() -> list[RemoteJob]:
+            return [_job(j) for j in self._client.fine_tuning.jobs.list(limit=100, metadata=dict(metadata))]
+
+        return self._call("listing fine-tuning jobs", run)
+
+    def get_job(self, job_id: str) -> RemoteJob | None:
+        def run() -> RemoteJob | None:
+            try:
+                return _job(self._client.fine_tuning.jobs.retrieve(job_id))
+            except openai.NotFoundError:
+                return None
+
+        return self._call(f"reading job {job_id}", run)
+
+    def create_job(self, request: JobRequest) -> RemoteJob:
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "training_file": request.training_file,
+            "method": dict(request.method),
+            "metadata": dict(request.metadata),
+        }
+        if request.validation_file:
+            kwargs["validation_file"] = request.validation_file
+        if request.suffix:
+            kwargs["suffix"] = request.suffix
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.integrations:
+            kwargs["integrations"] = [dict(i) for i in request.integrations]
+        # No automatic retry: the API has no idempotency key, so a retried create can make a second paid job. The
+        # applier looks the job up by its tags instead.
+        client = self._client.with_options(max_retries=0)
+        return self._call("creating a fine-tuning job", lambda: _job(client.fine_tuning.jobs.create(**kwargs)))
+
+    def cancel_job(self, job_id: str) -> RemoteJob:
+        return self._call(f"cancelling job {job_id}", lambda: _job(self._client.fine_tuning.jobs.cancel(job_id)))
+
+    def progress(self, job_id: str) -> Progress | None:
+        def run() -> Progress | None:
+            page = self._client.fine_tuning.jobs.list_events(job_id, limit=10)
+            for event in page.data:  # newest first
+                data = event.data if isinstance(event.data, dict) else {}
+                if event.type == "metrics" and data:
+                    return Progress(
+                        step=data.get("step"),
+                        total_steps=data.get("total_steps"),
+                        train_loss=data.get("train_loss"),
+                        valid_loss=data.get("valid_loss"),
+                        message=event.message,
+                    )
+            return Progress(message=page.data[0].message) if page.data else None
+
+        return self._call(f"reading events of job {job_id}", run)
+
+    # -- files -----------------------------------------------------------------------------------------------------
+    def find_file(self, filename: str, size: int) -> RemoteFile | None:
+        def run() -> RemoteFile | None:
+            for f in self._client.files.list(purpose="fine-tune"):
+                if f.filename == filename and int(f.bytes or 0) == size:
+                    return _file(f)
+            return None
+
+        return self._call("listing files", run)
+
+    def upload_file(self, path: Path, filename: str) -> RemoteFile:
+        def run() -> RemoteFile:
+            with path.open("rb") as fh:
+                return _file(self._client.files.create(file=(filename, fh, "application/jsonl"), purpose="fine-tune"))
+
+        return self._call(f"uploading {filename}", run)
+
+    # -- models ----------------------------------------------------------------------------------------------------
+    def delete_model(self, model: str) -> bool:
+        return self._call(f"deleting model {model}", lambda: bool(self._client.models.delete(model).deleted))
+
+    def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str:
+        def run() -> str:
+            r = self._client.chat.completions.create(model=model, messages=list(messages), **params)  # type: ignore[arg-type]
+            return r.choices[0].message.content or ""
+
+        return self._call(f"chatting with {model}", run)
+
+
+def _message(e: openai.APIError) -> str:
+    body = e.body if isinstance(e.body, dict) else None
+    if body and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return e.message
+
+
+def connect(ws: Workspace, target: Target) -> OpenAIProvider:
+    """A provider for `target`. The local target runs the built-in server in this process (no socket)."""
+    if target.kind == "local":
+        from runner.server import create_app
+
+        app = create_app(ws.server_dir(target))
+        client = openai.OpenAI(
+            base_url="http://local.invalid/v1",
+            api_key="local",
+            http_client=httpx2.Client(transport=httpx2.WSGITransport(app=app)),
+            max_retries=0,
+        )
+        return OpenAIProvider(client, target)
+    key = env_key(target)
+    if not key:
+        raise ProviderError(
+            f"no API key for target '{target.name}': the environment variable {target.api_key_env} is not set",
+            hint=f"export {target.api_key_env}=... (ftrun never stores the key)",
+        )
+    client = openai.OpenAI(
+        api_key=key,
+        base_url=target.base_url,
+        organization=target.organization,
+        project=target.project,
+        max_retries=2,
+    )
+    return OpenAIProvider(client, target)

@@ -1,0 +1,95 @@
+"""What ftrun knows of a target: its own records of remote jobs and files, and the Provider port.
+
+The provider (runner.provider) implements `Provider` over the openai SDK; tests may use an in-memory fake. Nothing
+here imports the SDK, and no SDK type ever leaves the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+# Tags set on every job ftrun creates (job metadata), so a job can be found again without state.
+TAG_WORKSPACE = "ftrun_workspace"
+TAG_EXPERIMENT = "ftrun_experiment"
+TAG_TRAINING_HASH = "ftrun_training_hash"
+TAG_LINEAGE = "ftrun_lineage"
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    id: str
+    status: str
+    model: str
+    created_at: int
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    finished_at: int | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    training_file: str | None = None
+    validation_file: str | None = None
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return {"code": self.error_code, "message": self.error_message} if self.error_code else None
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    id: str
+    filename: str
+    bytes: int
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The remote side as the planner sees it: ftrun's jobs on the target, and job ids known to be gone."""
+
+    jobs: Mapping[str, RemoteJob] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    model: str
+    training_file: str
+    validation_file: str | None
+    method: Mapping[str, Any]
+    suffix: str | None
+    seed: int | None
+    metadata: Mapping[str, str]
+    integrations: Sequence[Mapping[str, Any]] = ()
+
+
+class Provider(Protocol):
+    def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]: ...
+
+    def get_job(self, job_id: str) -> RemoteJob | None: ...
+
+    def create_job(self, request: JobRequest) -> RemoteJob: ...
+
+    def cancel_job(self, job_id: str) -> RemoteJob: ...
+
+    def find_file(self, filename: str, size: int) -> RemoteFile | None: ...
+
+    def upload_file(self, path: Path, filename: str) -> RemoteFile: ...
+
+    def progress(self, job_id: str) -> Progress | None: ...
+
+    def delete_model(self, model: str) -> bool: ...
+
+    def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str: ...

@@ -1,0 +1,112 @@
+"""Check a located YAML document against one of ftrun's JSON Schemas, reporting each problem at its file:line."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from runner.diagnostics import Diagnostic, Severity
+from runner.yamlsource import Located
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A schema shipped in runner/schemas/ ("experiment" or "workspace")."""
+    text = resources.files("runner.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema(name))
+
+
+def _allowed_keys(error: ValidationError) -> list[str]:
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return sorted(props)
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The most specific errors: descend into if/then and anyOf/oneOf branches."""
+    if error.context:
+        # For a oneOf/anyOf, report the branch that got furthest (the deepest path).
+        # Prefer the branch whose type matched (its error says what is wrong with the value, not that the value
+        # has another type).
+        deepest = max(
+            error.context,
+            key=lambda e: (len(e.absolute_path), e.validator not in ("type", "const", "enum"), -len(e.context or ())),
+        )
+        return _leaves(deepest)
+    return [error]
+
+
+def _describe(error: ValidationError, located: Located, experiment: str | None) -> list[Diagnostic]:
+    path = tuple(error.absolute_path)
+    where = ".".join(str(p) for p in path) or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = _allowed_keys(error)
+        out = []
+        for key in error.instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"unknown key '{key}'" + (f" in {where}" if path else ""),
+                    file=located.file,
+                    line=located.key_line((*path, key)),
+                    experiment=experiment,
+                    check="unknown-key",
+                    hint=hint,
+                )
+            )
+        return out
+    if error.validator == "required":
+        message = f"{where}: {error.message}"
+        check = "missing-key"
+    elif error.validator in ("enum", "const"):
+        options = error.validator_value if error.validator == "enum" else [error.validator_value]
+        close = difflib.get_close_matches(str(error.instance), [str(o) for o in options], n=1, cutoff=0.6)
+        message = f"{where}: {json.dumps(error.instance, ensure_ascii=False)} is not one of {', '.join(map(str, options))}"
+        check = "bad-value"
+        return [
+            Diagnostic(
+                Severity.ERROR,
+                message,
+                file=located.file,
+                line=located.line(path),
+                experiment=experiment,
+                check=check,
+                hint=f"did you mean '{close[0]}'?" if close else None,
+            )
+        ]
+    elif error.validator == "type":
+        message = f"{where}: expected {error.validator_value}, found {type(error.instance).__name__}"
+        check = "wrong-type"
+    else:
+        message = f"{where}: {error.message}"
+        check = "bad-value"
+    return [Diagnostic(Severity.ERROR, message, file=located.file, line=located.line(path), experiment=experiment,
+                       check=check)]
+
+
+def check(located: Located, schema: str, *, experiment: str | None = None) -> list[Diagnostic]:
+    """All schema violations of `located`, sorted by line."""
+    out: list[Diagnostic] = []
+    seen: set[tuple[object, ...]] = set()
+    for top in _validator(schema).iter_errors(located.data):
+        for leaf in _leaves(top):
+            for d in _describe(leaf, located, experiment):
+                key = (d.line, d.message)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(d)
+    return sorted(out, key=lambda d: (d.line or 0, d.message))

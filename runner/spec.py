@@ -1,0 +1,190 @@
+"""Experiment specs: experiments/*.yaml, one experiment per file, checked against the shipped JSON Schema."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.datasets import DataSpec, Split
+from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.schemacheck import check
+from runner.workspace import CONFIG_FILE, Workspace
+from runner.yamlsource import Located, load_yaml
+
+EXPERIMENTS_DIR = "experiments"
+METHODS = ("supervised", "dpo", "reinforcement")
+
+
+@dataclass(frozen=True)
+class Method:
+    type: str
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # reinforcement: grader, response_format
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "hyperparameters": dict(sorted(self.hyperparameters.items()))}
+        out.update(sorted(self.extra.items()))
+        return out
+
+    def to_api(self) -> dict[str, Any]:
+        """OpenAI's `method` object for job creation."""
+        body: dict[str, Any] = {}
+        if self.hyperparameters:
+            body["hyperparameters"] = dict(self.hyperparameters)
+        body.update(self.extra)
+        return {"type": self.type, self.type: body}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    file: str  # relative to the workspace root
+    model: str
+    training_file: DataSpec
+    validation_file: DataSpec | None = None
+    method: Method = field(default_factory=lambda: Method("supervised"))
+    suffix: str | None = None
+    seed: int | None = None
+    description: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    integrations: tuple[Mapping[str, Any], ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
+
+    def line(self, key: str = "") -> int:
+        return self.lines.get(key, 1)
+
+
+def default_suffix(name: str) -> str:
+    """The experiment's name, as a fine-tuned model suffix (at most 64 of [A-Za-z0-9_.-])."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)[:64] or "ftrun"
+
+
+def _data_spec(value: Any, located: Located, key: str) -> DataSpec:
+    line = located.line((key,))
+    if isinstance(value, str):
+        return DataSpec(path=value, file=located.file, line=line)
+    if "path" in value:
+        return DataSpec(path=value["path"], file=located.file, line=line)
+    split = value.get("split")
+    source = value["source"]
+    return DataSpec(
+        template=value["template"],
+        source=source,  # a path, or a mapping with `path` and options of the source's format
+        vars=dict(value.get("vars") or {}),
+        split=Split(validation=float(split["validation"]), seed=int(split.get("seed", 0))) if split else None,
+        file=located.file,
+        line=line,
+    )
+
+
+def _method(value: Any) -> Method:
+    if value is None:
+        return Method("supervised")
+    if isinstance(value, str):
+        return Method(value)
+    extra = {k: v for k, v in value.items() if k not in ("type", "hyperparameters")}
+    return Method(value["type"], dict(value.get("hyperparameters") or {}), extra)
+
+
+def _merge_defaults(data: dict[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    merged = copy.deepcopy(dict(defaults))
+    from_defaults = set(merged)
+    for key, value in data.items():
+        if key == "metadata" and isinstance(value, dict) and isinstance(merged.get("metadata"), dict):
+            merged["metadata"] = {**merged["metadata"], **value}
+        else:
+            merged[key] = value
+        from_defaults.discard(key)
+    return merged, from_defaults
+
+
+def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[Diagnostic]]:
+    rel = ws.relative(path)
+    try:
+        located = load_yaml(path, rel)
+    except SpecError as e:
+        return None, list(e.diagnostics)
+    if not isinstance(located.data, dict):
+        found = "an empty file" if located.data is None else f"a {type(located.data).__name__}"
+        return None, [
+            Diagnostic(Severity.ERROR, f"an experiment must be a mapping of fields, found {found}", file=rel, line=1,
+                       check="wrong-type")
+        ]
+    name = located.data.get("name") if isinstance(located.data.get("name"), str) else path.stem
+    merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
+    diags = [
+        d
+        for d in check(Located(merged, rel, located.lines), "experiment", experiment=name)
+        if not _is_from_defaults(d, from_defaults, located)
+    ]
+    if diags:
+        return None, diags
+    lines = {key: located.key_line((key,)) for key in located.data}
+    for key in from_defaults:
+        lines.setdefault(key, 1)
+    exp = Experiment(
+        name=name,
+        file=rel,
+        model=merged["model"],
+        training_file=_data_spec(merged["training_file"], located, "training_file"),
+        validation_file=_data_spec(merged["validation_file"], located, "validation_file")
+        if merged.get("validation_file") is not None
+        else None,
+        method=_method(merged.get("method")),
+        suffix=merged.get("suffix") or default_suffix(name),
+        seed=merged.get("seed"),
+        description=merged.get("description", ""),
+        metadata=dict(merged.get("metadata") or {}),
+        labels=tuple(merged.get("labels") or ()),
+        integrations=tuple(merged.get("integrations") or ()),
+        lines=lines,
+    )
+    return exp, []
+
+
+def _is_from_defaults(d: Diagnostic, from_defaults: set[str], located: Located) -> bool:
+    """Errors inside values that came from ftrun.yaml's defaults were reported when the workspace loaded."""
+    return d.check != "missing-key" and any(
+        d.line == 1 and key not in located.data for key in from_defaults
+    )
+
+
+def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]:
+    """Every experiment of the workspace, and every problem found in any of them (all files are read)."""
+    exp_dir = ws.root / EXPERIMENTS_DIR
+    files = sorted([*exp_dir.glob("*.yaml"), *exp_dir.glob("*.yml")]) if exp_dir.is_dir() else []
+    experiments: list[Experiment] = []
+    diags: list[Diagnostic] = []
+    by_name: dict[str, Experiment] = {}
+    for path in files:
+        exp, found = load_experiment(path, ws)
+        diags += found
+        if exp is None:
+            continue
+        if exp.name in by_name:
+            first = by_name[exp.name]
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"two experiments are named '{exp.name}': {first.file} and {exp.file}",
+                    file=exp.file,
+                    line=exp.line("name"),
+                    experiment=exp.name,
+                    check="duplicate-name",
+                    hint="give one of them another `name:` (or rename the file)",
+                )
+            )
+            continue
+        by_name[exp.name] = exp
+        experiments.append(exp)
+    if not files:
+        diags.append(
+            Diagnostic(Severity.WARNING, f"no experiments found in {EXPERIMENTS_DIR}/", file=CONFIG_FILE,
+                       check="no-experiments")
+        )
+    return experiments, diags

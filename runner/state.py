@@ -1,0 +1,210 @@
+"""The state document: what was uploaded and created on one target, and which run of each experiment is current.
+
+State is plain JSON (reviewed and committed like code), written atomically after every step, with the previous
+version kept as a backup. It never holds a secret: only ids, hashes, statuses and figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from runner.diagnostics import StateError
+
+FORMAT_VERSION = 1
+ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    file_id: str
+    bytes: int
+    filename: str
+    uploaded_at: int
+
+
+@dataclass(frozen=True)
+class Run:
+    job_id: str
+    training_hash: str
+    inputs: Mapping[str, Any]  # the training inputs this run was created from (see fingerprint.training_inputs)
+    status: str
+    created_at: int
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error: Mapping[str, Any] | None = None  # {"code", "message"} when the job failed
+    finished_at: int | None = None
+    estimated_usd: float | None = None
+    estimated_tokens: int | None = None
+    adopted: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    name: str
+    metadata_hash: str
+    metadata: Mapping[str, Any]
+    current: str | None = None  # job id of the current run
+    runs: tuple[Run, ...] = ()
+
+    def run(self, job_id: str | None) -> Run | None:
+        return next((r for r in self.runs if r.job_id == job_id), None) if job_id else None
+
+    @property
+    def current_run(self) -> Run | None:
+        return self.run(self.current)
+
+
+@dataclass(frozen=True)
+class State:
+    lineage: str
+    target: str
+    serial: int = 0
+    format_version: int = FORMAT_VERSION
+    files: Mapping[str, FileRecord] = field(default_factory=dict)
+    experiments: Mapping[str, ExperimentState] = field(default_factory=dict)
+
+    @staticmethod
+    def new(target: str) -> State:
+        return State(lineage=str(uuid.uuid4()), target=target)
+
+    def with_file(self, sha256: str, record: FileRecord) -> State:
+        return replace(self, files={**self.files, sha256: record})
+
+    def with_experiment(self, exp: ExperimentState) -> State:
+        return replace(self, experiments={**self.experiments, exp.name: exp})
+
+    def without_experiment(self, name: str) -> State:
+        return replace(self, experiments={k: v for k, v in self.experiments.items() if k != name})
+
+    def with_run(self, experiment: str, run: Run, *, current: bool = True) -> State:
+        """Add or replace a run (matched by job id)."""
+        exp = self.experiments[experiment]
+        runs = tuple(r for r in exp.runs if r.job_id != run.job_id) + (run,)
+        runs = tuple(sorted(runs, key=lambda r: (r.created_at, r.job_id)))
+        return self.with_experiment(replace(exp, runs=runs, current=run.job_id if current else exp.current))
+
+    def find_run(self, job_id: str) -> tuple[str, Run] | None:
+        for name, exp in self.experiments.items():
+            run = exp.run(job_id)
+            if run:
+                return name, run
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "target": self.target,
+            "files": {sha: asdict(rec) for sha, rec in sorted(self.files.items())},
+            "experiments": {
+                name: {
+                    "current": exp.current,
+                    "metadata_hash": exp.metadata_hash,
+                    "metadata": dict(exp.metadata),
+                    "runs": [{k: v for k, v in asdict(r).items()} for r in exp.runs],
+                }
+                for name, exp in sorted(self.experiments.items())
+            },
+        }
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> State:
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise StateError(f"unsupported state format_version {version!r} (this ftrun reads {FORMAT_VERSION})")
+        experiments = {}
+        for name, e in (data.get("experiments") or {}).items():
+            runs = tuple(Run(**r) for r in e.get("runs", ()))
+            experiments[name] = ExperimentState(
+                name=name,
+                metadata_hash=e["metadata_hash"],
+                metadata=e.get("metadata") or {},
+                current=e.get("current"),
+                runs=runs,
+            )
+        return State(
+            lineage=data["lineage"],
+            target=data["target"],
+            serial=int(data["serial"]),
+            format_version=version,
+            files={sha: FileRecord(**rec) for sha, rec in (data.get("files") or {}).items()},
+            experiments=experiments,
+        )
+
+
+class StateStore:
+    """Reads and atomically writes one state file (temp file, fsync, rename), keeping the previous as a backup."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.backup_path = path.with_name(path.name + ".backup")
+
+    def load(self) -> State | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            return State.from_dict(json.loads(text))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise StateError(
+                f"state file {self.path.name} is unreadable: {e}",
+                hint=f"restore it from git or from {self.backup_path.name}",
+            ) from None
+
+    def load_or_new(self, target: str) -> State:
+        return self.load() or State.new(target)
+
+    def save(self, state: State) -> State:
+        """Write `state` with its serial bumped; returns what was written."""
+        state = replace(state, serial=state.serial + 1)
+        text = json.dumps(state.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            _copy(self.path, self.backup_path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+        return state
+
+
+def _copy(src: Path, dst: Path) -> None:
+    data = src.read_bytes()
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dst)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
