@@ -1,0 +1,150 @@
+"""Turn a DataSpec into the bytes that get validated and uploaded: the JSONL file itself, or the rendered examples.
+
+Rendered data is written under the cache folder, named by its sha256, with a line map from each rendered line to
+the source line of its record, so that findings on rendered data name the source file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.datasets.cache import DataCache, key_of
+from runner.datasets.records import DataSpec
+from runner.datasets.sources import SourceError, read_records, source_format
+from runner.datasets.templates import TEMPLATES_DIR, RecordTemplate, TemplateFailure
+
+
+@dataclass(frozen=True)
+class Material:
+    """Bytes ready to check, and where their lines came from."""
+
+    path: Path
+    sha256: str
+    display: str  # how the plan names the data
+    origin: str  # the file findings name: the JSONL path or the template's source
+    line_map: tuple[int, ...] | None = None  # line i (1-based) of `path` came from line line_map[i-1] of `origin`
+    template: str | None = None
+    rendered: bool = False
+
+    def origin_line(self, line: int) -> int:
+        if self.line_map is None:
+            return line
+        return self.line_map[line - 1] if 0 < line <= len(self.line_map) else line
+
+
+class MaterializeError(Exception):
+    """Data that cannot be produced; names the file and line to blame."""
+
+    def __init__(self, message: str, *, file: str | None, line: int | None, check: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.check = check
+
+
+def resolve_in_root(root: Path, relative: str, what: str) -> Path:
+    path = (root / relative).resolve()
+    if not path.is_file():
+        raise MaterializeError(f"{what} not found: {relative}", file=relative, line=None, check="missing-file")
+    return path
+
+
+def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
+    """(source line, example JSON text) for each record of a templated spec."""
+    assert spec.template is not None
+    source = spec.source_path
+    if not source:
+        raise MaterializeError("a template needs a `source`", file=spec.file, line=spec.line, check="missing-source")
+    try:
+        template = RecordTemplate.load(root, spec.template)
+    except TemplateFailure as e:
+        raise MaterializeError(e.message, file=e.template, line=e.template_line, check=_template_check(e)) from e
+    src = resolve_in_root(root, source, "source file")
+    try:
+        fmt = source_format(source, spec.source_fmt)
+        records = read_records(src.read_bytes(), fmt, spec.source_opts)
+        for record in records:
+            try:
+                text = template.render(record.fields, spec.vars)
+            except TemplateFailure as e:
+                where = f"{e.template}:{e.template_line}" if e.template_line else e.template
+                raise MaterializeError(
+                    f"{e.message} (in {where}, rendering the record at {source}:{record.line})",
+                    file=e.template,
+                    line=e.template_line,
+                    check=_template_check(e),
+                ) from e
+            if text is not None:
+                yield record.line, text
+    except SourceError as e:
+        raise MaterializeError(e.args[0], file=source, line=e.line, check="source_error") from e
+
+
+def _template_check(e: TemplateFailure) -> str:
+    if e.message.startswith("undefined variable"):
+        return "template_undefined"
+    if "SecurityError" in e.message or "unsafe" in e.message:
+        return "template_sandbox"
+    return "template_error"
+
+
+def render_bytes(spec: DataSpec, root: Path) -> bytes:
+    """The exact bytes a spec trains on (before any split): UTF-8 JSONL, one example per line.
+
+    For a plain JSONL path this is the file itself. Raises MaterializeError naming the file and line at fault.
+    """
+    if spec.template is None:
+        if not spec.path:
+            raise MaterializeError("data needs a `path` or a `template`", file=spec.file, line=spec.line, check="spec")
+        return resolve_in_root(root, spec.path, "data file").read_bytes()
+    return b"".join(text.encode("utf-8") + b"\n" for _, text in render_lines(spec, root))
+
+
+def _templates_digest(root: Path) -> str:
+    """sha256 over every file in templates/ (a template may include others)."""
+    h = hashlib.sha256()
+    folder = root / TEMPLATES_DIR
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else ():
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
+    """The bytes of a spec: its JSONL file, or its rendering stored in the cache (rendered again only on change)."""
+    if spec.template is None:
+        if not spec.path:
+            raise MaterializeError("data needs a `path` or a `template`", file=spec.file, line=spec.line, check="spec")
+        path = resolve_in_root(root, spec.path, "data file")
+        return Material(path, cache.file_sha256(path), spec.path, spec.path)
+    source = spec.source_path
+    if not source:
+        raise MaterializeError("a template needs a `source`", file=spec.file, line=spec.line, check="missing-source")
+    src = resolve_in_root(root, source, "source file")
+    key = key_of(
+        "render",
+        _templates_digest(root),
+        spec.template,
+        cache.file_sha256(src),
+        json.dumps(dict(spec.vars), sort_keys=True, default=str),
+        spec.source_fmt,
+        json.dumps(dict(spec.source_opts), sort_keys=True, default=str),
+    )
+    display = spec.display
+    doc = cache.get("render", key)
+    if doc is not None:
+        blob = cache.blob_path(doc["sha256"])
+        if blob.is_file():
+            return Material(blob, doc["sha256"], display, source, tuple(doc["line_map"]), spec.template, True)
+    line_map: list[int] = []
+    chunks: list[bytes] = []
+    for line, text in render_lines(spec, root):
+        line_map.append(line)
+        chunks.append(text.encode("utf-8") + b"\n")
+    blob, digest = cache.store_blob(b"".join(chunks))
+    cache.put("render", key, {"sha256": digest, "line_map": line_map})
+    return Material(blob, digest, display, source, tuple(line_map), spec.template, True)

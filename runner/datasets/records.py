@@ -1,0 +1,104 @@
+"""The data layer's records: what a spec declares (DataSpec) and what preparing it yields (Dataset, TokenStats)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class Split:
+    validation: float  # fraction of rendered examples that go to the validation file
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a spec declares under `training_file` / `validation_file`."""
+
+    path: str | None = None  # a JSONL file, relative to the workspace root
+    template: str | None = None  # a Jinja2 template under templates/
+    # CSV, JSONL or a JSON array, one record per example: a path, or a mapping with `path`, an optional `format`
+    # and the format's options, e.g. {path: data/chat.csv, format: chat_history, me: Alice, session_gap_minutes: 30}
+    source: str | Mapping[str, Any] | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    split: Split | None = None
+    file: str | None = None  # the spec file that declared it (for diagnostics)
+    line: int | None = None
+    # How to read `source`: "csv", "jsonl", "json" (an array), or "chat_history" (rows of time, sender, text grouped
+    # into conversations); None means by the file's extension. Options of the format, e.g. for chat_history
+    # {"me": "Alice", "session_gap_minutes": 30}.
+    source_format: str | None = None
+    source_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_path(self) -> str | None:
+        if isinstance(self.source, Mapping):
+            path = self.source.get("path")
+            return path if isinstance(path, str) else None
+        return self.source
+
+    @property
+    def source_fmt(self) -> str | None:
+        """The source's declared format: `source_format`, or `format` in a source mapping; None = by extension."""
+        if self.source_format:
+            return self.source_format
+        if isinstance(self.source, Mapping):
+            fmt = self.source.get("format")
+            return str(fmt) if fmt is not None else None
+        return None
+
+    @property
+    def source_opts(self) -> Mapping[str, Any]:
+        """The source format's options: `source_options` and the keys of a source mapping other than path/format."""
+        opts: dict[str, Any] = {}
+        if isinstance(self.source, Mapping):
+            opts.update((k, v) for k, v in self.source.items() if k not in ("path", "format"))
+        opts.update(self.source_options)
+        return opts
+
+    @property
+    def display(self) -> str:
+        if self.path:
+            return self.path
+        return f"{self.template} × {self.source_path}"
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    examples: int
+    total_tokens: int
+    assistant_tokens: int
+    p10: int
+    p50: int
+    p90: int
+    max: int
+    over_limit: int
+    billed_tokens_per_epoch: int  # Σ min(example tokens, context limit)
+    encoding: str
+    context_limit: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    role: str  # "training" | "validation"
+    display: str  # how the plan names it
+    path: Path  # the bytes to upload
+    sha256: str
+    bytes: int
+    examples: int
+    stats: TokenStats | None = None
+    # Findings per check name over the whole file (the first few are also in PreparedData.diagnostics).
+    check_counts: tuple[tuple[str, int], ...] = ()
+    rendered: bool = False  # the bytes were rendered from a template (path is under the cache folder)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    training: Dataset | None
+    validation: Dataset | None
+    diagnostics: tuple[Diagnostic, ...] = ()

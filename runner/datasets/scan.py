@@ -1,0 +1,202 @@
+"""Stream a JSONL file once: check every line and count its tokens, in constant memory, on every core for big files.
+
+A file is cut into byte ranges aligned to line starts; each range is scanned by a worker process that keeps only
+numbers (tokens per example, an 8-byte digest per line for duplicate detection) and the first few findings per check.
+The ranges are merged in order, so line numbers are exact. Small files are scanned in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from array import array
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.datasets.checks import CHECKS, check_example, messages_to_count
+from runner.datasets.tokens import count_messages, get_encoding
+
+FIRST_FINDINGS_PER_CHECK = 5  # findings kept with their line per check; the rest are counted
+PARALLEL_MIN_BYTES = 32 << 20  # below this a worker pool costs more than it saves
+CHUNK_BYTES = 64 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class LineFinding:
+    line: int
+    check: str
+    message: str
+
+
+@dataclass
+class ScanResult:
+    """What one pass over a file (or a range of it) found. Line numbers are relative to the range until merged."""
+
+    lines: int = 0
+    examples: int = 0
+    total_tokens: int = 0
+    assistant_tokens: int = 0
+    over_limit: int = 0
+    billed_tokens: int = 0
+    tokens: array = field(default_factory=lambda: array("I"))  # per example, in order
+    digests: array = field(default_factory=lambda: array("Q"))  # per line, 0 for lines that are not examples
+    counts: dict[str, int] = field(default_factory=dict)
+    findings: list[LineFinding] = field(default_factory=list)
+
+    def add(self, line: int, check: str, message: str) -> None:
+        n = self.counts.get(check, 0)
+        self.counts[check] = n + 1
+        if n < FIRST_FINDINGS_PER_CHECK:
+            self.findings.append(LineFinding(line, check, message))
+
+
+def _digest(raw: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little") or 1
+
+
+def _lines(path: Path, start: int, end: int) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        f.seek(start)
+        pos = start
+        while pos < end:
+            raw = f.readline()
+            if not raw:
+                return
+            pos += len(raw)
+            yield raw
+
+
+def scan_range(path: Path, start: int, end: int, method: str, encoding: str, limit: int) -> ScanResult:
+    """Check and count the lines that start in [start, end). `start` must be 0 or just after a newline."""
+    enc = get_encoding(encoding)
+    res = ScanResult()
+    add = res.add
+    loads = json.loads
+    tokens = res.tokens
+    digests = res.digests
+    lineno = 0
+    for raw in _lines(path, start, end):
+        lineno += 1
+        if lineno == 1 and start == 0 and raw.startswith(_BOM):
+            add(lineno, "byte_order_mark", "the file starts with a UTF-8 byte-order mark (tolerated)")
+            raw = raw[3:]
+        if raw.endswith(b"\r\n"):
+            add(lineno, "crlf_line_endings", "line ends with CRLF (tolerated)")
+            raw = raw[:-2]
+        elif raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if not raw.strip():
+            add(lineno, "blank_line", "blank line (skipped)")
+            digests.append(0)
+            continue
+        digests.append(_digest(raw))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            add(lineno, "invalid_utf8", f"invalid UTF-8 at byte {e.start}")
+            digests[-1] = 0
+            continue
+        try:
+            example = loads(text)
+        except json.JSONDecodeError as e:
+            add(lineno, "invalid_json", f"not valid JSON: {e.msg} at column {e.colno}")
+            digests[-1] = 0
+            continue
+        for check, message in check_example(example, method):
+            add(lineno, check, message)
+        n, assistant = count_messages(enc, messages_to_count(example))
+        res.examples += 1
+        res.total_tokens += n
+        res.assistant_tokens += assistant
+        res.billed_tokens += min(n, limit)
+        tokens.append(n)
+        if n > limit:
+            res.over_limit += 1
+            add(lineno, "over_context_limit", f"{n} tokens, over the context limit of {limit}: truncated in training")
+    res.lines = lineno
+    return res
+
+
+def _ranges(path: Path, size: int, parts: int) -> list[tuple[int, int]]:
+    """Byte ranges of about size/parts bytes, each starting at a line start."""
+    bounds = [0]
+    with path.open("rb") as f:
+        for i in range(1, parts):
+            target = max(size * i // parts, bounds[-1])
+            f.seek(target)
+            if target > 0:
+                f.readline()  # move to the next line start
+            bounds.append(min(f.tell(), size))
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def worker_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def scan_file(
+    path: Path,
+    method: str,
+    encoding: str,
+    limit: int,
+    *,
+    workers: int | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> ScanResult:
+    """Check and count a whole file; duplicates are found across the whole file. Line numbers are absolute."""
+    size = path.stat().st_size
+    workers = worker_count() if workers is None else workers
+    if workers <= 1 or size < parallel_min_bytes:
+        parts = [scan_range(path, 0, size, method, encoding, limit)]
+    else:
+        ranges = _ranges(path, size, max(workers, -(-size // chunk_bytes)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(scan_range, path, a, b, method, encoding, limit) for a, b in ranges]
+            parts = [f.result() for f in futures]
+    return _merge(parts)
+
+
+def _merge(parts: list[ScanResult]) -> ScanResult:
+    out = ScanResult()
+    offset = 0
+    seen: dict[int, int] = {}
+    for part in parts:
+        for finding in part.findings:
+            out.add(finding.line + offset, finding.check, finding.message)
+        for check, n in part.counts.items():
+            # add() above counted the kept findings; count the ones that were only counted in the part
+            kept = sum(1 for f in part.findings if f.check == check)
+            out.counts[check] = out.counts.get(check, 0) + n - kept
+        for i, digest in enumerate(part.digests, start=1):
+            if digest == 0:
+                continue
+            first = seen.setdefault(digest, i + offset)
+            if first != i + offset:
+                out.add(i + offset, "duplicate_example", f"exact duplicate of line {first}")
+        out.lines += part.lines
+        out.examples += part.examples
+        out.total_tokens += part.total_tokens
+        out.assistant_tokens += part.assistant_tokens
+        out.over_limit += part.over_limit
+        out.billed_tokens += part.billed_tokens
+        out.tokens.extend(part.tokens)
+        offset += part.lines
+    out.findings.sort(key=lambda f: (f.line, list(CHECKS).index(f.check) if f.check in CHECKS else 99))
+    return out
+
+
+def percentile(sorted_values: array, q: float) -> int:
+    """Nearest-rank percentile of already sorted values (0 when empty)."""
+    if not sorted_values:
+        return 0
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return int(sorted_values[k])

@@ -1,0 +1,154 @@
+"""Read a template's source as records, each with the line it starts on.
+
+Formats: `csv` (a header row, then one record per row), `jsonl` (one object per line), `json` (an array of objects),
+and `chat_history` (a CSV export of messages with columns time, sender, text, turned into one record per
+conversation; see `chat_history.py`). Without an explicit format the file's extension decides.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
+
+FORMATS = ("csv", "jsonl", "json", "chat_history")
+
+
+class SourceError(ValueError):
+    """A source record that cannot be read; carries the line it is on."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int  # where the record starts in the source file (1-based)
+    fields: Mapping[str, Any]
+
+
+def source_format(path: str, declared: str | None) -> str:
+    if declared:
+        if declared not in FORMATS:
+            raise SourceError(f"unknown source format {declared!r} (expected one of {', '.join(FORMATS)})", None)
+        return declared
+    suffix = Path(path).suffix.lower()
+    fmt = {".csv": "csv", ".jsonl": "jsonl", ".json": "json"}.get(suffix)
+    if fmt is None:
+        raise SourceError(f"cannot tell the format of {path} from its extension; set `format:`", None)
+    return fmt
+
+
+def _text(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SourceError(f"invalid UTF-8 at byte {e.start}", line) from e
+    return text.removeprefix("\ufeff")
+
+
+def csv_records(text: str) -> Iterator[Record]:
+    """One record per CSV row (header row gives the field names), with the line each row starts on."""
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as e:
+        raise SourceError(f"unreadable CSV: {e}", 1) from e
+    header = [h.strip() for h in header]
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise SourceError(f"unreadable CSV: {e}", start) from e
+        if row and any(cell.strip() for cell in row):
+            if len(row) != len(header):
+                raise SourceError(f"row has {len(row)} fields, the header has {len(header)}", start)
+            yield Record(start, dict(zip(header, row, strict=True)))
+        start = reader.line_num + 1
+
+
+def jsonl_records(text: str) -> Iterator[Record]:
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SourceError(f"not valid JSON: {e.msg} at column {e.colno}", lineno) from e
+        if not isinstance(obj, dict):
+            raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", lineno)
+        yield Record(lineno, obj)
+
+
+def json_array_records(text: str) -> Iterator[Record]:
+    """Elements of a top-level JSON array, each with the line its value starts on."""
+    decoder = json.JSONDecoder()
+    ws = " \t\r\n"
+    i = 0
+    n = len(text)
+
+    def skip(j: int) -> int:
+        while j < n and text[j] in ws:
+            j += 1
+        return j
+
+    def line_at(j: int) -> int:
+        return text.count("\n", 0, j) + 1
+
+    i = skip(i)
+    if i >= n or text[i] != "[":
+        raise SourceError("a JSON source must be an array of objects", line_at(i))
+    i = skip(i + 1)
+    if i < n and text[i] == "]":
+        return
+    while True:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise SourceError(f"not valid JSON: {e.msg}", e.lineno) from e
+        if not isinstance(obj, dict):
+            raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", line_at(i))
+        yield Record(line_at(i), obj)
+        i = skip(end)
+        if i < n and text[i] == ",":
+            i = skip(i + 1)
+            continue
+        if i < n and text[i] == "]":
+            return
+        raise SourceError("expected ',' or ']' in the JSON array", line_at(i))
+
+
+def read_records(data: bytes, fmt: str, options: Mapping[str, Any]) -> Iterator[Record]:
+    text = _text(data)
+    if fmt == "csv":
+        yield from csv_records(text)
+    elif fmt == "jsonl":
+        yield from jsonl_records(text)
+    elif fmt == "json":
+        yield from json_array_records(text)
+    elif fmt == "chat_history":
+        try:
+            opts = ChatHistoryOptions.from_mapping(options)
+        except ValueError as e:
+            raise SourceError(str(e), None) from e
+        try:
+            for conv in conversations(csv_records(text), opts):
+                yield Record(conv.line, conv.as_fields())
+        except ChatHistoryError as e:
+            raise SourceError(str(e), e.line) from e
+    else:
+        raise SourceError(f"unknown source format {fmt!r}", None)
