@@ -39,6 +39,7 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     if only:
         experiments = [e for e in experiments if e.name in only]
     desired: list[Desired] = []
+    seen: set[tuple[object, ...]] = set()
     for exp in experiments:
         prepared = datasets.prepare(
             exp.training_file,
@@ -49,7 +50,11 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
             model=exp.model,
             method=exp.method.type,
         )
-        diags += prepared.diagnostics
+        # Experiments that share a data file share its findings: report each once.
+        for d in prepared.diagnostics:
+            if _key(d) not in seen:
+                seen.add(_key(d))
+                diags.append(d)
         if prepared.training is None:
             continue
         inputs = training_inputs(
@@ -72,6 +77,10 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
             )
         )
     return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+
+
+def _key(d: Diagnostic) -> tuple[object, ...]:
+    return (d.severity, d.message, d.file, d.line, d.check)
 
 
 def snapshot(provider: Provider, state: State, ws: Workspace) -> Snapshot:

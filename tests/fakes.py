@@ -1,0 +1,81 @@
+"""An in-memory target at the Provider port, for fast tests of the planner and applier."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from runner.diagnostics import ProviderError
+from runner.remote import JobRequest, Progress, RemoteFile, RemoteJob
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.jobs: dict[str, RemoteJob] = {}
+        self.files: dict[str, RemoteFile] = {}
+        self.uploads = 0
+        self.creates = 0
+        self.deleted_models: list[str] = []
+        self._ids = itertools.count(1)
+        self._clock = itertools.count(1_700_000_000)
+        self.fail_create_after_accept = False
+
+    def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
+        return [j for j in self.jobs.values() if all(j.metadata.get(k) == v for k, v in metadata.items())]
+
+    def get_job(self, job_id: str) -> RemoteJob | None:
+        return self.jobs.get(job_id)
+
+    def create_job(self, request: JobRequest) -> RemoteJob:
+        self.creates += 1
+        job = RemoteJob(
+            id=f"ftjob-{next(self._ids):024d}",
+            status="validating_files",
+            model=request.model,
+            created_at=next(self._clock),
+            metadata=dict(request.metadata),
+            training_file=request.training_file,
+            validation_file=request.validation_file,
+        )
+        self.jobs[job.id] = job
+        if self.fail_create_after_accept:
+            raise ProviderError("connection reset after the server accepted the job")
+        return job
+
+    def cancel_job(self, job_id: str) -> RemoteJob:
+        job = self.jobs[job_id]
+        if job.status in ("succeeded", "failed", "cancelled"):
+            raise ProviderError(f"job {job_id} is already {job.status}")
+        self.jobs[job_id] = job = replace(job, status="cancelled")
+        return job
+
+    def find_file(self, filename: str, size: int) -> RemoteFile | None:
+        return next((f for f in self.files.values() if f.filename == filename and f.bytes == size), None)
+
+    def upload_file(self, path: Path, filename: str) -> RemoteFile:
+        self.uploads += 1
+        f = RemoteFile(id=f"file-{next(self._ids):022d}", filename=filename, bytes=path.stat().st_size,
+                       created_at=next(self._clock))
+        self.files[f.id] = f
+        return f
+
+    def progress(self, job_id: str) -> Progress | None:
+        return None
+
+    def delete_model(self, model: str) -> bool:
+        self.deleted_models.append(model)
+        return True
+
+    def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str:
+        return f"{model} says hi"
+
+    # -- test controls ---------------------------------------------------------------------------------------------
+    def finish(self, job_id: str, status: str = "succeeded", **fields: Any) -> None:
+        job = self.jobs[job_id]
+        if status == "succeeded":
+            fields.setdefault("fine_tuned_model", f"ft:{job.model}:personal:x:{job_id[-8:]}")
+            fields.setdefault("trained_tokens", 1000)
+        self.jobs[job_id] = replace(job, status=status, finished_at=next(self._clock), **fields)

@@ -1,0 +1,240 @@
+"""The planner and applier against an in-memory target: every kind of change, and crash recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Workspace, chat_lines
+from fakes import FakeProvider
+
+from runner import pipeline
+from runner.apply import Applier, Silent
+from runner.diagnostics import ProviderError
+from runner.plan import Action, Plan, make_plan
+from runner.state import State, StateStore
+from runner.workspace import load_workspace
+
+
+class Harness:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.remote = FakeProvider()
+
+    @property
+    def store(self) -> StateStore:
+        return StateStore(self.ws.root / "state" / "local.json")
+
+    def plan(self, retrain: frozenset[str] = frozenset()) -> tuple[Plan, pipeline.Loaded]:
+        workspace = load_workspace(self.ws.root)
+        target = workspace.target()
+        loaded = pipeline.load(workspace, target)
+        assert not [d for d in loaded.diagnostics if d.severity == "error"], loaded.diagnostics
+        state = self.store.load_or_new("local")
+        snap = pipeline.snapshot(self.remote, state, workspace)
+        plan = make_plan(loaded.desired, state, snap, target="local", endpoint="test", workspace=workspace.name,
+                         retrain=retrain, budget_max_usd=workspace.budget_max_usd)
+        return plan, loaded
+
+    def apply(self, retrain: frozenset[str] = frozenset()) -> tuple[Plan, State]:
+        plan, loaded = self.plan(retrain)
+        state = self.store.load_or_new("local")
+        applier = Applier(self.store, self.remote, "test-ws", {d.experiment.name: d for d in loaded.desired},
+                          Silent(), state)
+        return plan, applier.apply(plan)
+
+    def actions(self, plan: Plan) -> dict[str, Action]:
+        return {c.experiment: c.action for c in plan.changes}
+
+    def finish_all(self, status: str = "succeeded") -> None:
+        for job_id, job in list(self.remote.jobs.items()):
+            if job.status not in ("succeeded", "failed", "cancelled"):
+                self.remote.finish(job_id, status)
+
+
+@pytest.fixture
+def h(workspace: Workspace) -> Harness:
+    return Harness(workspace)
+
+
+def test_new_experiments_are_created_and_shared_data_uploaded_once(h: Harness) -> None:
+    plan, _ = h.plan()
+    assert h.actions(plan) == {"alpha": Action.CREATE, "beta": Action.CREATE}
+    assert len(plan.uploads) == 1
+    _, state = h.apply()
+    assert h.remote.uploads == 1
+    assert h.remote.creates == 2
+    assert set(state.experiments) == {"alpha", "beta"}
+    job = h.remote.jobs[state.experiments["alpha"].current]
+    assert job.metadata["ftrun_experiment"] == "alpha"
+    assert job.metadata["ftrun_workspace"] == "test-ws"
+    assert len(job.metadata["ftrun_training_hash"]) == 64
+
+
+def test_after_apply_nothing_changes_while_running_and_after_success(h: Harness) -> None:
+    h.apply()
+    plan, _ = h.plan()
+    assert not plan.has_changes
+    h.finish_all()
+    plan, _ = h.plan()
+    assert not plan.has_changes
+    assert {r.job.status for r in plan.refresh} == {"succeeded"}
+    _, state = h.apply()
+    assert state.experiments["alpha"].current_run.fine_tuned_model  # type: ignore[union-attr]
+    plan, _ = h.plan()
+    assert not plan.has_changes and not plan.refresh
+
+
+def test_hyperparameter_change_plans_a_retrain_naming_the_field(h: Harness) -> None:
+    h.apply()
+    h.finish_all()
+    h.ws.experiment("alpha", "description: first\ntraining_file: data/train.jsonl\n"
+                             "method:\n  type: supervised\n  hyperparameters:\n    n_epochs: 5\n")
+    plan, _ = h.plan()
+    change = next(c for c in plan.changes if c.experiment == "alpha")
+    assert change.action is Action.RETRAIN
+    assert [f.path for f in change.fields] == ["method.hyperparameters.n_epochs"]
+    assert (change.fields[0].old, change.fields[0].new) == (2, 5)
+    assert "method.hyperparameters.n_epochs" in change.reason
+    assert h.actions(plan)["beta"] is Action.NOOP
+    old_model = h.remote.jobs[h.store.load().experiments["alpha"].current].fine_tuned_model  # type: ignore[union-attr]
+    _, state = h.apply()
+    runs = state.experiments["alpha"].runs
+    assert len(runs) == 2 and runs[0].fine_tuned_model == old_model  # the earlier model is kept in history
+    assert not h.remote.deleted_models
+
+
+def test_retrain_of_an_active_job_cancels_it_first(h: Harness) -> None:
+    _, state = h.apply()
+    first = state.experiments["alpha"].current
+    h.ws.write("data/train.jsonl", chat_lines(12, tag="other"))
+    plan, _ = h.plan()
+    change = next(c for c in plan.changes if c.experiment == "alpha")
+    assert change.action is Action.RETRAIN and change.supersedes == first
+    assert [f.path for f in change.fields] == ["training_file"]
+    h.apply()
+    assert h.remote.jobs[first].status == "cancelled"
+
+
+def test_description_change_only_updates_state(h: Harness) -> None:
+    h.apply()
+    h.ws.experiment("beta", "description: changed words\ntraining_file: data/train.jsonl\n")
+    plan, _ = h.plan()
+    change = next(c for c in plan.changes if c.experiment == "beta")
+    assert change.action is Action.UPDATE_STATE
+    assert [f.path for f in change.fields] == ["description"]
+    creates = h.remote.creates
+    _, state = h.apply()
+    assert h.remote.creates == creates
+    assert state.experiments["beta"].metadata["description"] == "changed words"
+    assert not h.plan()[0].has_changes
+
+
+def test_removed_spec_cancels_active_job_and_forgets_finished_one_keeping_models(h: Harness) -> None:
+    _, state = h.apply()
+    alpha_job = state.experiments["alpha"].current
+    assert alpha_job
+    h.remote.finish(alpha_job)
+    (h.ws.root / "experiments/alpha.yaml").unlink()
+    (h.ws.root / "experiments/beta.yaml").unlink()
+    plan, _ = h.plan()
+    assert h.actions(plan) == {"alpha": Action.FORGET, "beta": Action.CANCEL}
+    _, state = h.apply()
+    assert state.experiments == {}
+    assert h.remote.jobs[alpha_job].status == "succeeded"
+    assert h.remote.jobs[alpha_job].fine_tuned_model
+    assert not h.remote.deleted_models
+
+
+def test_failed_job_is_shown_not_retried_until_asked(h: Harness) -> None:
+    _, state = h.apply()
+    h.remote.finish(state.experiments["alpha"].current, "failed", error_code="invalid_n_examples",  # type: ignore[arg-type]
+                    error_message="Training file has 7 example(s)")
+    h.apply()
+    plan, _ = h.plan()
+    change = next(c for c in plan.changes if c.experiment == "alpha")
+    assert change.action is Action.NOOP
+    assert any("Training file has 7 example(s)" in n for n in change.notes)
+    assert any("--retrain alpha" in n for n in change.notes)
+    plan, _ = h.plan(retrain=frozenset({"alpha"}))
+    assert h.actions(plan)["alpha"] is Action.RETRAIN
+    creates = h.remote.creates
+    h.apply(retrain=frozenset({"alpha"}))
+    assert h.remote.creates == creates + 1
+
+
+def test_job_created_but_not_recorded_is_adopted_not_duplicated(h: Harness) -> None:
+    h.apply()
+    before = h.store.path.read_bytes()
+    h.ws.experiment("gamma", "training_file: data/train.jsonl\nseed: 9\n")
+    # Simulate a crash right after the create: the job exists remotely, state never heard of it.
+    plan, loaded = h.plan()
+    applier = Applier(h.store, h.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(),
+                      h.store.load())  # type: ignore[arg-type]
+    change = next(c for c in plan.changes if c.experiment == "gamma")
+    applier._create(change)
+    h.store.path.write_bytes(before)
+    creates = h.remote.creates
+    plan, _ = h.plan()
+    assert h.actions(plan)["gamma"] is Action.ADOPT
+    _, state = h.apply()
+    assert h.remote.creates == creates
+    assert len([j for j in h.remote.jobs.values() if j.metadata["ftrun_experiment"] == "gamma"]) == 1
+    assert state.experiments["gamma"].current_run.adopted  # type: ignore[union-attr]
+
+
+def test_create_that_fails_after_the_server_accepted_is_found_again(h: Harness) -> None:
+    h.remote.fail_create_after_accept = True
+    _, state = h.apply()
+    assert h.remote.creates == 2
+    assert {es.current for es in state.experiments.values()} == set(h.remote.jobs)
+
+
+def test_lost_state_reuses_uploaded_files_and_adopts_jobs(h: Harness) -> None:
+    h.apply()
+    h.store.path.unlink()
+    plan, _ = h.plan()
+    assert h.actions(plan) == {"alpha": Action.ADOPT, "beta": Action.ADOPT}
+    h.apply()
+    assert h.remote.uploads == 1 and h.remote.creates == 2
+
+
+def test_drift_job_cancelled_outside_and_job_gone(h: Harness) -> None:
+    _, state = h.apply()
+    alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
+    h.remote.cancel_job(alpha)  # type: ignore[arg-type]
+    del h.remote.jobs[beta]  # type: ignore[arg-type]
+    plan, _ = h.plan()
+    assert {(d.experiment, d.remote_status) for d in plan.drift} == {("alpha", "cancelled"), ("beta", "gone")}
+    assert h.actions(plan) == {"alpha": Action.NOOP, "beta": Action.CREATE}
+    h.apply()
+    assert not h.plan()[0].has_changes
+
+
+def test_plan_is_pure_and_repeatable(h: Harness) -> None:
+    h.apply()
+    a, _ = h.plan()
+    b, _ = h.plan()
+    assert a == b
+    assert a.to_dict() == b.to_dict()
+
+
+def test_provider_errors_surface_and_state_keeps_completed_steps(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(request: object) -> None:
+        raise ProviderError("refused")
+
+    monkeypatch.setattr(h.remote, "create_job", refuse)
+    with pytest.raises(ProviderError):
+        h.apply()
+    state = h.store.load()
+    assert state is not None and len(state.files) == 1  # the upload was recorded before the create failed
+    assert state.experiments == {}
+
+
+def test_budget_below_total_fails_the_plan(h: Harness, tmp_path: Path) -> None:
+    h.ws.write("ftrun.yaml", "workspace: test-ws\ndefaults:\n  model: gpt-4.1-mini-2025-04-14\n"
+                             "targets:\n  local:\n    kind: local\n    free: false\nbudget:\n  max_usd: 0.0001\n")
+    plan, _ = h.plan()
+    assert plan.new_spend_usd and plan.new_spend_usd > 0.0001
+    assert plan.has_errors
+    assert any(d.check == "over-budget" and "budget" in d.message for d in plan.diagnostics)
