@@ -1,44 +1,16 @@
 from __future__ import annotations
 
-import json
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/workspaces.py, tests/fakes.py
+
+from workspaces import Workspace, chat_lines  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/fakes.py
-
-
-def chat_lines(n: int, tag: str = "q") -> str:
-    return "".join(
-        json.dumps({"messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": f"{tag} question {i}?"},
-            {"role": "assistant", "content": f"answer {i}."},
-        ]}) + "\n"
-        for i in range(n)
-    )
-
-
-class Workspace:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def write(self, rel: str, text: str) -> Path:
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def experiment(self, name: str, body: str) -> Path:
-        return self.write(f"experiments/{name}.yaml", body)
-
-    def state_bytes(self, target: str = "local") -> bytes | None:
-        path = self.root / "state" / f"{target}.json"
-        return path.read_bytes() if path.exists() else None
 
 
 @pytest.fixture
@@ -67,5 +39,3 @@ def example_workspace(tmp_path: Path) -> Path:
     (dest / "state").mkdir(exist_ok=True)
     return dest
 
-
-Writer = Callable[[str, str], Path]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import Workspace
+from workspaces import Workspace
 
 from runner.cli import cli
 from runner.state import State, StateStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Workspace, chat_lines
 from fakes import FakeProvider
+from workspaces import Workspace, chat_lines
 
 from runner import pipeline
 from runner.apply import Applier, Silent
