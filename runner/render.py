@@ -108,7 +108,7 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
         rows = [
             ("model", _value(inputs.get("model"))),
             ("suffix", _value(inputs.get("suffix"))),
-            ("method", _value(inputs.get("method"))),
+            ("method", _method(inputs.get("method"))),
             ("seed", _value(inputs.get("seed"))),
             ("training_file", _data(inputs.get("training_file"), plan)),
         ]
@@ -129,11 +129,19 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
     if c.job_id and c.action in (Action.CANCEL, Action.FORGET, Action.ADOPT):
         lines.append(f"        job = {escape(c.job_id)}")
     if c.spends:
-        lines.append(f"        estimate = {escape(estimate_text(c.estimate))}")
+        lines.append(f"      [dim]# estimate: {escape(estimate_text(c.estimate))}[/dim]")
     for note in c.notes:
         lines.append(f"        [dim]# {escape(note)}[/dim]")
     lines.append("    }")
     return lines
+
+
+def _method(method: Any) -> str:
+    """supervised (n_epochs=auto, batch_size=4)"""
+    if not isinstance(method, dict):
+        return _value(method)
+    params = ", ".join(f"{k}={v}" for k, v in sorted((method.get("hyperparameters") or {}).items()))
+    return f"{method.get('type')} ({params})" if params else str(method.get("type"))
 
 
 def _data(sha: Any, plan: Plan) -> str:
