@@ -10,7 +10,7 @@ from __future__ import annotations
 from runner.datasets.cache import sha256_file
 from runner.datasets.checks import CHECKS, MIN_TRAINING_EXAMPLES
 from runner.datasets.materialize import MaterializeError, render_bytes
-from runner.datasets.prepare import prepare
+from runner.datasets.preparation import prepare
 from runner.datasets.records import Dataset, DataSpec, PreparedData, Split, TokenStats
 
 __all__ = [

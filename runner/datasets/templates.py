@@ -34,8 +34,17 @@ class TemplateFailure(Exception):
         self.template_line = template_line
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()  # raises UndefinedError naming the variable
+    raise TypeError(f"{type(value).__name__} values cannot be written as JSON")
+
+
 def _tojson(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+    """JSON text of a value, non-ASCII kept as is; an undefined value fails like any other use of it."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    return json.dumps(value, ensure_ascii=False, indent=indent, default=_json_default)
 
 
 def make_environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:

@@ -62,7 +62,7 @@ def notebook_count(enc: tiktoken.Encoding, messages: list[dict[str, Any]]) -> tu
     return n, assistant
 
 
-MESSAGES = [
+MESSAGES: list[dict[str, Any]] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "name": "bob", "content": "How many r's are in strawberry? 草莓有几个r？"},
     {"role": "assistant", "content": "Three.", "weight": 1},

@@ -1,0 +1,44 @@
+"""The parallel scan over byte ranges gives exactly the single-process result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.datasets.scan import _ranges, scan_file
+
+
+def test_ranges_start_at_line_starts(tmp_path: Path) -> None:
+    data = b"".join(b"x" * (i % 7) + b"\n" for i in range(100))
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    for parts in (1, 2, 3, 10, 50):
+        ranges = _ranges(path, len(data), parts)
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
+        assert all(a == b for (_, a), (b, _) in zip(ranges, ranges[1:], strict=False))
+        assert all(data[a - 1 : a] == b"\n" for a, _ in ranges[1:])
+
+
+@pytest.mark.slow
+def test_parallel_scan_equals_serial(tmp_path: Path, chat: Callable[..., Any], jsonl: Callable[..., bytes]) -> None:
+    examples = [chat(i % 150) for i in range(400)]  # duplicates across chunk borders
+    path = tmp_path / "d.jsonl"
+    middle = b"[1]\n\n"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + jsonl(*examples[:50]) + middle + jsonl(*examples[50:]) + b'{"messages": "x"}\r\n'
+    )
+    serial = scan_file(path, "supervised", "o200k_base", 20, workers=1)
+    parallel = scan_file(path, "supervised", "o200k_base", 20, workers=2, parallel_min_bytes=0, chunk_bytes=7_000)
+    assert parallel.findings == serial.findings
+    assert parallel.counts == serial.counts
+    assert list(parallel.tokens) == list(serial.tokens)
+    assert (parallel.lines, parallel.examples, parallel.total_tokens, parallel.billed_tokens) == (
+        serial.lines,
+        serial.examples,
+        serial.total_tokens,
+        serial.billed_tokens,
+    )
+    assert serial.counts["duplicate_example"] == 250 and serial.counts["over_context_limit"] == 400
