@@ -1,0 +1,87 @@
+"""The Flask app factory: OpenAI's API under `/v1` and the original app's endpoints, on one data directory."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from pathlib import Path
+
+import flask
+
+from runner.server import errors
+from runner.server.context import ServerContext
+from runner.server.datadir import DataDir
+from runner.server.errors import unauthorized
+from runner.server.routes import chat, files, jobs, legacy, models, uploads
+from runner.server.store import Store
+
+# Bodies of requests that carry no file; the upload endpoints get the 512 MB (files) and 64 MB (parts) limits.
+MAX_JSON_BODY_BYTES = 4 * 1024 * 1024
+_MULTIPART_OVERHEAD = 1024 * 1024
+_UPLOAD_ENDPOINTS = {"files.create_file", "legacy.upload_files"}
+_PART_ENDPOINTS = {"uploads.add_part"}
+
+
+def _limit_body() -> None:
+    app = flask.current_app
+    endpoint = flask.request.endpoint
+    if endpoint in _UPLOAD_ENDPOINTS:
+        limit = int(app.config["FTRUN_MAX_FILE_BYTES"]) + _MULTIPART_OVERHEAD
+    elif endpoint in _PART_ENDPOINTS:
+        limit = int(app.config["FTRUN_MAX_PART_BYTES"]) + _MULTIPART_OVERHEAD
+    else:
+        limit = MAX_JSON_BODY_BYTES
+    flask.request.max_content_length = limit
+
+
+def _authenticate(keys: tuple[str, ...]) -> None:
+    header = flask.request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized(
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using"
+            " Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        )
+    if not any(hmac.compare_digest(token.encode(), k.encode()) for k in keys):
+        raise unauthorized("Incorrect API key provided.")
+
+
+def create_app(
+    data_dir: Path,
+    *,
+    api_keys: Sequence[str] = (),
+    start_worker: bool = True,
+    max_workers: int = 1,
+) -> flask.Flask:
+    """Build the server on `data_dir` (created if missing).
+
+    `api_keys`: when non-empty, every request needs `Authorization: Bearer <one of them>`. `start_worker`: start the
+    detached worker process when jobs are waiting (turn off to drive `worker.Worker` in-process, as tests do).
+    `max_workers`: how many jobs the worker trains at once."""
+    data = DataDir.at(Path(data_dir))
+    store = Store(data.database)
+    context = ServerContext(
+        data=data,
+        store=store,
+        organization_id=store.organization_id(),
+        api_keys=tuple(api_keys),
+        start_worker=start_worker,
+        max_workers=max(1, max_workers),
+    )
+    app = flask.Flask("runner.server")
+    app.config["FTRUN_MAX_FILE_BYTES"] = files.MAX_FILE_BYTES
+    app.config["FTRUN_MAX_PART_BYTES"] = uploads.MAX_PART_BYTES
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["ftrun"] = context
+
+    @app.before_request
+    def _before() -> None:
+        if context.api_keys:
+            _authenticate(context.api_keys)
+        _limit_body()
+
+    for module in (files, uploads, jobs, models, chat):
+        app.register_blueprint(module.bp, url_prefix="/v1")
+    app.register_blueprint(legacy.bp)
+    errors.register(app)
+    return app

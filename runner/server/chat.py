@@ -1,0 +1,97 @@
+"""Chat completions: validate the request, generate with `training.generate`, answer in OpenAI's shape."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runner.server import ids
+from runner.server.context import Generate
+from runner.server.errors import ApiError, invalid
+from runner.server.model_catalog import ResolvedModel
+from runner.server.training import GenerationParams, TrainingFailed
+
+MAX_N = 8
+MAX_STOP = 4
+
+
+def _number(body: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise invalid(f"Invalid '{name}': expected a number between {lo} and {hi}.", name)
+    return float(value)
+
+
+def _integer(body: Mapping[str, Any], name: str, lo: int, hi: int) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise invalid(f"Invalid '{name}': expected an integer between {lo} and {hi}.", name)
+    return value
+
+
+def parse_messages(raw: Any) -> list[dict[str, Any]]:
+    if not isinstance(raw, list) or not raw:
+        raise invalid("'messages' must be a non-empty array.", "messages")
+    for i, m in enumerate(raw):
+        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
+            raise invalid(f"Invalid 'messages[{i}]': expected an object with a 'role'.", f"messages[{i}]")
+        if m.get("content") is not None and not isinstance(m["content"], str | list):
+            raise invalid(f"Invalid 'messages[{i}].content': expected a string or an array.", f"messages[{i}]")
+    return [dict(m) for m in raw]
+
+
+def parse_params(body: Mapping[str, Any]) -> GenerationParams:
+    max_tokens = _integer(body, "max_completion_tokens", 1, 1_000_000) or _integer(body, "max_tokens", 1, 1_000_000)
+    stop = body.get("stop")
+    if stop is None:
+        stops: Sequence[str] = ()
+    elif isinstance(stop, str):
+        stops = (stop,)
+    elif isinstance(stop, list) and len(stop) <= MAX_STOP and all(isinstance(s, str) for s in stop):
+        stops = tuple(stop)
+    else:
+        raise invalid(f"Invalid 'stop': expected a string or up to {MAX_STOP} strings.", "stop")
+    return GenerationParams(
+        max_tokens=max_tokens or GenerationParams.max_tokens,
+        temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
+        top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
+        seed=_integer(body, "seed", -(2**63), 2**63 - 1),
+        stop=stops,
+        n=_integer(body, "n", 1, MAX_N) or 1,
+    )
+
+
+def complete(
+    generate: Generate, model: ResolvedModel, messages: list[dict[str, Any]], params: GenerationParams
+) -> dict[str, Any]:
+    try:
+        result = generate(model.path, messages, params)
+    except TrainingFailed as e:
+        raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
+    return {
+        "id": ids.chat_completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model.id,
+        "choices": [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": g.text, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": g.finish_reason,
+            }
+            for i, g in enumerate(result.choices)
+        ],
+        "usage": {
+            "prompt_tokens": result.prompt_tokens,
+            "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens,
+        },
+        "service_tier": "default",
+        "system_fingerprint": None,
+    }

@@ -1,0 +1,43 @@
+"""What every request handler needs: the data directory, the store and the server's settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import flask
+
+from runner.server import training
+from runner.server.datadir import DataDir
+from runner.server.model_catalog import cached_base_models
+from runner.server.store import Store
+from runner.server.training import Completion, GenerationParams
+from runner.server.worker_launcher import start_worker
+
+Generate = Callable[[Path, Sequence[Mapping[str, Any]], GenerationParams], Completion]
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    data: DataDir
+    store: Store
+    organization_id: str
+    api_keys: tuple[str, ...]
+    start_worker: bool
+    max_workers: int
+    # The two ports to the trainer package the web app uses; tests swap in fakes with `dataclasses.replace`.
+    generate: Generate = training.generate
+    base_models: Callable[[], tuple[str, ...]] = cached_base_models
+
+    def wake_worker(self) -> None:
+        """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests)."""
+        if self.start_worker and self.store.jobs_with_status("validating_files", "queued", "running"):
+            start_worker(self.data, self.max_workers)
+
+
+def ctx() -> ServerContext:
+    context = flask.current_app.extensions["ftrun"]
+    assert isinstance(context, ServerContext)
+    return context

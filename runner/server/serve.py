@@ -1,0 +1,62 @@
+"""`serve`: run the server as a standalone HTTP service (threaded werkzeug server)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from runner.server.app import create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9527
+DEFAULT_DATA_DIR = Path(".ftrun") / "server"
+
+log = logging.getLogger("runner.server")
+
+
+class UnsafeBind(ValueError):
+    """Refusal to listen beyond this machine without an API key."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        try:
+            return all(ipaddress.ip_address(info[4][0]).is_loopback for info in socket.getaddrinfo(host, None))
+        except (OSError, ValueError):
+            return False
+
+
+def check_bind(host: str, api_keys: Sequence[str]) -> None:
+    if not is_loopback(host) and not any(api_keys):
+        raise UnsafeBind(
+            f"Refusing to listen on {host}: it is reachable from other machines and no API key is set. Pass at"
+            " least one API key (every request must then send 'Authorization: Bearer <key>'), or bind 127.0.0.1."
+        )
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    api_keys: Sequence[str] = (),
+    max_workers: int = 1,
+) -> None:
+    """Serve until interrupted. Raises `UnsafeBind` for a non-loopback host without API keys."""
+    keys = tuple(k for k in api_keys if k)
+    check_bind(host, keys)
+    app = create_app(Path(data_dir), api_keys=keys, max_workers=max_workers)
+    server = make_server(host, port, app, threaded=True)
+    log.info("serving on http://%s:%d (data in %s)", host, server.server_port, Path(data_dir).resolve())
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -1,0 +1,151 @@
+"""The job worker: one detached process per data directory that validates files and trains queued jobs.
+
+Started by the app (`worker_launcher.start_worker`) whenever there is work and no live worker; exits after it has
+been idle for a while. `python -m runner.server.worker --data-dir DIR [--max-workers N] [--idle-exit SECONDS]`.
+
+On start it recovers jobs a dead worker left `running`: each is queued again to resume from its latest checkpoint,
+or failed once it has been interrupted `MAX_ATTEMPTS` times. `Worker` can also be driven in-process with an injected
+trainer (`run_until_idle`), which is how the unit tests exercise it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+from runner.server import training
+from runner.server.datadir import DataDir
+from runner.server.job_runner import HyperparameterResolver, JobRunner, Trainer
+from runner.server.store import Store
+from runner.server.worker_lock import WorkerLock
+
+log = logging.getLogger("runner.server.worker")
+
+MAX_ATTEMPTS = 3
+DEFAULT_IDLE_EXIT_SECONDS = 60.0
+POLL_SECONDS = 0.25
+
+
+class Worker:
+    def __init__(
+        self,
+        data: DataDir,
+        *,
+        trainer: Trainer = training.train,
+        resolve_hyperparameters: HyperparameterResolver = training.resolve_hyperparameters,
+        max_workers: int = 1,
+    ) -> None:
+        self.data = data
+        self.store = Store(data.database)
+        self.runner = JobRunner(self.store, data, trainer, resolve_hyperparameters)
+        self.max_workers = max(1, max_workers)
+        self._threads: dict[str, threading.Thread] = {}
+
+    # -- one pass -----------------------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Requeue (or fail) jobs left `running` by a worker that died. Call only while holding the worker lock."""
+        for job in self.store.jobs_with_status("running"):
+            if job["id"] in self._threads:
+                continue
+            if job["attempts"] >= MAX_ATTEMPTS:
+                self.runner.fail_interrupted(job["id"], job["attempts"])
+                continue
+            checkpoints = self.store.list_checkpoints(job["id"])
+            where = f"its checkpoint at step {checkpoints[0]['step']}" if checkpoints else "the beginning"
+            self.store.update_job(
+                job["id"],
+                expect=("running",),
+                event=("warn", f"Training was interrupted (the worker stopped); resuming from {where}"),
+                status="queued",
+            )
+
+    def step(self) -> bool:
+        """Validate pending files and start queued jobs up to `max_workers`. Returns whether anything is pending."""
+        self._reap()
+        for job in self.store.jobs_with_status("validating_files"):
+            self.runner.validate(job)
+        for job in self.store.jobs_with_status("queued"):
+            if len(self._threads) >= self.max_workers:
+                break
+            if job["id"] in self._threads or not self.runner.claim(job["id"]):
+                continue
+            thread = threading.Thread(target=self.runner.train, args=(job["id"],), name=job["id"], daemon=True)
+            self._threads[job["id"]] = thread
+            thread.start()
+        return bool(self._threads) or bool(self.store.jobs_with_status("validating_files", "queued"))
+
+    def _reap(self) -> None:
+        for job_id, thread in list(self._threads.items()):
+            if not thread.is_alive():
+                del self._threads[job_id]
+
+    @property
+    def busy(self) -> bool:
+        self._reap()
+        return bool(self._threads)
+
+    def run_until_idle(self, timeout: float = 30.0) -> None:
+        """In-process driving (tests): loop until nothing is pending or running."""
+        deadline = time.monotonic() + timeout
+        while self.step():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the worker still had work after the timeout")
+            time.sleep(0.01)
+
+    # -- the process --------------------------------------------------------------------------------------------
+    def serve(self, idle_exit: float = DEFAULT_IDLE_EXIT_SECONDS) -> int:
+        lock = WorkerLock(self.data.worker_lock)
+        if not lock.acquire():
+            log.info("another worker holds %s; exiting", self.data.worker_lock)
+            return 0
+        log.info("worker started for %s (max_workers=%d)", self.data.root, self.max_workers)
+        try:
+            while True:
+                self.recover()
+                idle_since = time.monotonic()
+                while True:
+                    if self.step():
+                        idle_since = time.monotonic()
+                    elif time.monotonic() - idle_since >= idle_exit:
+                        break
+                    time.sleep(POLL_SECONDS)
+                # Let go of the lock, then look once more: work queued by an app that saw the lock still held
+                # would otherwise wait for the next request to start a worker.
+                lock.release()
+                if not self.store.jobs_with_status("validating_files", "queued", "running") or not lock.acquire():
+                    log.info("worker idle; exiting")
+                    return 0
+        finally:
+            lock.release()
+
+
+def _load_trainer(spec: str) -> Trainer:
+    module, _, name = spec.partition(":")
+    return cast(Trainer, getattr(importlib.import_module(module), name))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runner.server.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--max-workers", type=int, default=1)
+    parser.add_argument("--idle-exit", type=float, default=DEFAULT_IDLE_EXIT_SECONDS, help="seconds idle before exit")
+    parser.add_argument(
+        "--trainer",
+        default="runner.server.training:train",
+        help="the training function as module:function (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    worker = Worker(DataDir.at(args.data_dir), trainer=_load_trainer(args.trainer), max_workers=args.max_workers)
+    return worker.serve(idle_exit=args.idle_exit)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Starts the detached worker process when there is work and no live worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import runner
+from runner.server.datadir import DataDir
+from runner.server.worker_lock import worker_alive
+
+# The package root, so the worker imports the same `runner` as the app even when it is not installed.
+_PACKAGE_ROOT = Path(runner.__file__).resolve().parent.parent
+
+# Workers this process started; polled so that finished ones are reaped instead of lingering as zombies.
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def start_worker(data: DataDir, max_workers: int) -> bool:
+    """Spawn `python -m runner.server.worker` in its own session unless a worker holds the lock.
+
+    Returns whether a process was started. Two racing starts are harmless: the loser fails to take the lock and
+    exits at once."""
+    _children[:] = [c for c in _children if c.poll() is None]
+    if worker_alive(data.worker_lock):
+        return False
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    with data.worker_log.open("ab") as log:
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "runner.server.worker",
+                "--data-dir",
+                str(data.root),
+                "--max-workers",
+                str(max_workers),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=data.root,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    _children.append(child)
+    return True
