@@ -99,8 +99,9 @@ class Applier:
             es = self.state.experiments.get(d.experiment)
             run = es.run(d.job_id) if es else None
             if run and d.remote_status == "gone":
-                self.state = self.state.with_run(d.experiment, replace(run, status="gone"),
-                                                 current=es.current == run.job_id if es else False)
+                self.state = self.state.with_run(
+                    d.experiment, replace(run, status="gone"), current=es.current == run.job_id if es else False
+                )
         self._save()
 
     def _update_run(self, experiment: str, job: RemoteJob) -> None:
@@ -177,9 +178,7 @@ class Applier:
         es = self.state.experiments.get(change.experiment)
         known = {r.job_id for r in es.runs} if es else set()
         existing = [
-            j
-            for j in self.provider.list_jobs(tags)
-            if j.id not in known and j.status not in ("cancelled", "failed")
+            j for j in self.provider.list_jobs(tags) if j.id not in known and j.status not in ("cancelled", "failed")
         ]
         if existing:
             job = max(existing, key=lambda j: (j.created_at, j.id))

@@ -132,26 +132,39 @@ def validate(c: Context, as_json: bool) -> None:
     """Check the specs and the data they train on, without contacting the target."""
     loaded = pipeline.load(c.ws, c.target)
     if as_json:
-        c.out.print_json(json.dumps({
-            "valid": not has_errors(loaded.diagnostics),
-            "experiments": [
-                {"name": d.experiment.name, "training_hash": d.training_hash,
-                 "training_file": {"display": d.training.display, "sha256": d.training.sha256,
-                                   "examples": d.training.examples,
-                                   "stats": asdict(d.training.stats) if d.training.stats else None},
-                 "estimate": asdict(d.estimate) if d.estimate else None}
-                for d in loaded.desired
-            ],
-            "diagnostics": [d.to_dict() for d in loaded.diagnostics],
-        }, ensure_ascii=False))
+        c.out.print_json(
+            json.dumps(
+                {
+                    "valid": not has_errors(loaded.diagnostics),
+                    "experiments": [
+                        {
+                            "name": d.experiment.name,
+                            "training_hash": d.training_hash,
+                            "training_file": {
+                                "display": d.training.display,
+                                "sha256": d.training.sha256,
+                                "examples": d.training.examples,
+                                "stats": asdict(d.training.stats) if d.training.stats else None,
+                            },
+                            "estimate": asdict(d.estimate) if d.estimate else None,
+                        }
+                        for d in loaded.desired
+                    ],
+                    "diagnostics": [d.to_dict() for d in loaded.diagnostics],
+                },
+                ensure_ascii=False,
+            )
+        )
     else:
         c.warn(loaded.diagnostics)
         if not has_errors(loaded.diagnostics):
             for d in loaded.desired:
                 stats = d.training.stats
                 tokens = f", {stats.total_tokens:,} tokens" if stats else ""
-                c.out.print(f"[green]✓[/green] {escape(d.experiment.name)}: {escape(d.training.display)} "
-                            f"({d.training.examples} examples{tokens})")
+                c.out.print(
+                    f"[green]✓[/green] {escape(d.experiment.name)}: {escape(d.training.display)} "
+                    f"({d.training.examples} examples{tokens})"
+                )
             c.out.print(f"[bold green]Valid:[/bold green] {len(loaded.desired)} experiment(s).")
     if has_errors(loaded.diagnostics):
         sys.exit(ExitCode.ERROR)
@@ -183,8 +196,10 @@ def plan(c: Context, as_json: bool, markdown: bool, detailed_exitcode: bool, ret
 
 def _confirm(c: Context, question: str) -> None:
     if not sys.stdin.isatty():
-        raise FtrunError("confirmation needed, but the input is not a terminal",
-                         hint="run with --auto-approve to apply without asking")
+        raise FtrunError(
+            "confirmation needed, but the input is not a terminal",
+            hint="run with --auto-approve to apply without asking",
+        )
     c.out.print(f"\n[bold]{question}[/bold]\n  Only 'yes' will be accepted.")
     answer = click.prompt("  Enter a value", default="", show_default=False)
     if answer.strip() != "yes":
@@ -211,8 +226,7 @@ def apply(c: Context, auto_approve: bool, wait: bool, retrain: tuple[str, ...], 
         if p.has_changes and not auto_approve:
             _confirm(c, "Do you want to perform these actions?")
         observer = ConsoleObserver(c)
-        applier = Applier(c.store, provider, c.ws.name, {d.experiment.name: d for d in loaded.desired}, observer,
-                          state)
+        applier = Applier(c.store, provider, c.ws.name, {d.experiment.name: d for d in loaded.desired}, observer, state)
         if p.has_changes or p.refresh or p.drift:
             applier.apply(p)
             done = p.counts()
@@ -241,8 +255,10 @@ def _report_finished(c: Context, state: State, names: Sequence[str]) -> None:
             c.out.print(f"[red]✗[/red] {escape(name)}: {run.status}{escape(why)}")
             failed.append(name)
     if failed:
-        raise FtrunError(f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",
-                         hint="see `ftrun show NAME` for the job's error")
+        raise FtrunError(
+            f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",
+            hint="see `ftrun show NAME` for the job's error",
+        )
 
 
 class ConsoleObserver:
@@ -326,8 +342,16 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
             if job:
                 from dataclasses import replace
 
-                state = state.with_run(name, replace(run, status=job.status, fine_tuned_model=job.fine_tuned_model,
-                                                     trained_tokens=job.trained_tokens, error=job.error))
+                state = state.with_run(
+                    name,
+                    replace(
+                        run,
+                        status=job.status,
+                        fine_tuned_model=job.fine_tuned_model,
+                        trained_tokens=job.trained_tokens,
+                        error=job.error,
+                    ),
+                )
     return state
 
 
@@ -346,11 +370,21 @@ def status(c: Context, as_json: bool, offline: bool) -> None:
     if not rows:
         c.out.print(f"No experiments in state for target '{escape(c.target.name)}' yet. Run `ftrun apply`.")
         return
-    c.out.print(table(
-        ["EXPERIMENT", "STATUS", "JOB", "MODEL", "TOKENS"],
-        [[r["experiment"], r["status"] or "-", r["job_id"] or "-", r["fine_tuned_model"] or "-",
-          f"{r['trained_tokens']:,}" if r["trained_tokens"] else "-"] for r in rows],
-    ))
+    c.out.print(
+        table(
+            ["EXPERIMENT", "STATUS", "JOB", "MODEL", "TOKENS"],
+            [
+                [
+                    r["experiment"],
+                    r["status"] or "-",
+                    r["job_id"] or "-",
+                    r["fine_tuned_model"] or "-",
+                    f"{r['trained_tokens']:,}" if r["trained_tokens"] else "-",
+                ]
+                for r in rows
+            ],
+        )
+    )
 
 
 def _experiment_state(c: Context, name: str, state: State) -> Any:
@@ -371,10 +405,17 @@ def show(c: Context, name: str, as_json: bool) -> None:
     state = c.store.load_or_new(c.target.name)
     es = _experiment_state(c, name, state)
     if as_json:
-        c.out.print_json(json.dumps({
-            "experiment": name, "current": es.current, "metadata": dict(es.metadata),
-            "runs": [asdict(r) for r in es.runs],
-        }, ensure_ascii=False))
+        c.out.print_json(
+            json.dumps(
+                {
+                    "experiment": name,
+                    "current": es.current,
+                    "metadata": dict(es.metadata),
+                    "runs": [asdict(r) for r in es.runs],
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     c.out.print(f"[bold]{escape(name)}[/bold] on target '{escape(c.target.name)}'")
     if es.metadata.get("description"):
@@ -382,20 +423,26 @@ def show(c: Context, name: str, as_json: bool) -> None:
     for run in es.runs:
         marker = "[green]*[/green]" if run.job_id == es.current else " "
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.created_at)) if run.created_at else "?"
-        c.out.print(f"{marker} {escape(run.job_id)}  {escape(run.status)}  created {when}  "
-                    f"training hash {run.training_hash[:12]}{'  (adopted)' if run.adopted else ''}")
+        c.out.print(
+            f"{marker} {escape(run.job_id)}  {escape(run.status)}  created {when}  "
+            f"training hash {run.training_hash[:12]}{'  (adopted)' if run.adopted else ''}"
+        )
         if run.fine_tuned_model:
             c.out.print(f"    model: {escape(run.fine_tuned_model)}")
         if run.trained_tokens is not None:
             from runner.datasets.pricing import actual_cost
 
-            actual = actual_cost(str(run.inputs.get("model")), run.trained_tokens, prices=c.ws.prices,
-                                 free=c.target.free)
-            c.out.print(f"    trained tokens: {run.trained_tokens:,}; cost {money(actual)} "
-                        f"(estimated {money(run.estimated_usd)})")
+            actual = actual_cost(
+                str(run.inputs.get("model")), run.trained_tokens, prices=c.ws.prices, free=c.target.free
+            )
+            c.out.print(
+                f"    trained tokens: {run.trained_tokens:,}; cost {money(actual)} "
+                f"(estimated {money(run.estimated_usd)})"
+            )
         if run.error:
-            c.out.print(f"    [red]error[/red]: {escape(str(run.error.get('code')))}: "
-                        f"{escape(str(run.error.get('message')))}")
+            c.out.print(
+                f"    [red]error[/red]: {escape(str(run.error.get('code')))}: {escape(str(run.error.get('message')))}"
+            )
 
 
 @cli.command()
@@ -409,8 +456,9 @@ def output(c: Context, name: str, as_json: bool) -> None:
     run = es.current_run
     model = run.fine_tuned_model if run else None
     if as_json:
-        c.out.print_json(json.dumps({"experiment": name, "fine_tuned_model": model,
-                                     "status": run.status if run else None}))
+        c.out.print_json(
+            json.dumps({"experiment": name, "fine_tuned_model": model, "status": run.status if run else None})
+        )
     elif model:
         click.echo(model)
     if not model:
@@ -432,8 +480,10 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
     if es is not None:
         run = es.current_run
         if not run or not run.fine_tuned_model:
-            raise FtrunError(f"{model} has no fine-tuned model yet (status: {run.status if run else 'no run'})",
-                             hint="run `ftrun apply --wait` first")
+            raise FtrunError(
+                f"{model} has no fine-tuned model yet (status: {run.status if run else 'no run'})",
+                hint="run `ftrun apply --wait` first",
+            )
         model = run.fine_tuned_model
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
     answer = c.provider().chat(model, messages, max_tokens=max_tokens, temperature=temperature)
@@ -493,10 +543,19 @@ def force_unlock(c: Context, lock_id: str) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others need --api-key.")
 @click.option("--port", type=int, default=9527, show_default=True)
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the server keeps files, jobs and models (default: .ftrun/server of the workspace).")
-@click.option("--api-key", "api_keys", multiple=True, envvar="FTRUN_SERVER_API_KEY",
-              help="Require this bearer key (repeatable; or FTRUN_SERVER_API_KEY).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the server keeps files, jobs and models (default: .ftrun/server of the workspace).",
+)
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    envvar="FTRUN_SERVER_API_KEY",
+    help="Require this bearer key (repeatable; or FTRUN_SERVER_API_KEY).",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="Jobs that train at once.")
 @pass_ctx
 @_handle_errors
@@ -528,8 +587,13 @@ def schema(c: Context, kind: str) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--validation", is_flag=True, help="Render the validation file instead of the training file.")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file (default: standard output).")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (default: standard output).",
+)
 @pass_ctx
 @_handle_errors
 def render(c: Context, name: str, validation: bool, out: Path | None) -> None:

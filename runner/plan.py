@@ -214,12 +214,24 @@ def make_plan(
         status = _status(cur, snapshot) if cur else None
         if cur and status in ACTIVE_STATUSES:
             changes.append(
-                Change(Action.CANCEL, name, f"its spec was removed; job {cur.job_id} is still {status}",
-                       job_id=cur.job_id, notes=_kept_models(es.runs))
+                Change(
+                    Action.CANCEL,
+                    name,
+                    f"its spec was removed; job {cur.job_id} is still {status}",
+                    job_id=cur.job_id,
+                    notes=_kept_models(es.runs),
+                )
             )
         else:
-            changes.append(Change(Action.FORGET, name, "its spec was removed", job_id=cur.job_id if cur else None,
-                                  notes=_kept_models(es.runs)))
+            changes.append(
+                Change(
+                    Action.FORGET,
+                    name,
+                    "its spec was removed",
+                    job_id=cur.job_id if cur else None,
+                    notes=_kept_models(es.runs),
+                )
+            )
 
     uploads: dict[str, Upload] = {}
     data: dict[str, str] = {}
@@ -304,36 +316,48 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
         and j.status != "cancelled"
     )
     if orphan and not (retrain and orphan.status == "failed"):
-        return Change(Action.ADOPT, reason=f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not "
-                      "in state", job_id=orphan.id, **base)  # type: ignore[arg-type]
+        return Change(
+            Action.ADOPT,
+            reason=f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state",
+            job_id=orphan.id,
+            **base,
+        )  # type: ignore[arg-type]
     if cur is None or status is None:
         reason = "new experiment" if es is None else "no current run"
         return Change(Action.CREATE, reason=reason, estimate=d.estimate, **base)  # type: ignore[arg-type]
     active = cur.job_id if status in ACTIVE_STATUSES else None
     if status == "gone":
-        return Change(Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target", estimate=d.estimate,
-                      **base)  # type: ignore[arg-type]
+        return Change(
+            Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target", estimate=d.estimate, **base
+        )  # type: ignore[arg-type]
     if cur.training_hash != d.training_hash:
         fields = diff(cur.inputs, d.inputs)
         named = ", ".join(f.path for f in fields) or "training inputs"
-        return Change(Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active,
-                      estimate=d.estimate, **base)  # type: ignore[arg-type]
+        return Change(
+            Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active, estimate=d.estimate, **base
+        )  # type: ignore[arg-type]
     if retrain:
-        return Change(Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active, estimate=d.estimate,
-                      **base)  # type: ignore[arg-type]
+        return Change(
+            Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active, estimate=d.estimate, **base
+        )  # type: ignore[arg-type]
     notes: tuple[str, ...] = ()
     if status in ("failed", "cancelled"):
         job = snapshot.jobs.get(cur.job_id)
         error = (job.error if job else None) or cur.error or {}
         why = f": {error.get('message') or error.get('code')}" if error else ""
         notes = (
-            f"last run {cur.job_id} {status}{why}",
+            f"job {cur.job_id} {status}{why}",
             f"not retried until its spec or data changes, or `ftrun apply --retrain {name}`",
         )
     assert es is not None
     if es.metadata_hash != d.metadata_hash:
         fields = diff(es.metadata, d.metadata)
-        return Change(Action.UPDATE_STATE, reason=f"{', '.join(f.path for f in fields)} changed (no retraining)",
-                      fields=fields, notes=notes, **base)  # type: ignore[arg-type]
-    return Change(Action.NOOP, reason=f"up to date ({status})", job_id=cur.job_id, notes=notes,
-                  **base)  # type: ignore[arg-type]
+        return Change(
+            Action.UPDATE_STATE,
+            reason=f"{', '.join(f.path for f in fields)} changed (no retraining)",
+            fields=fields,
+            notes=notes,
+            **base,
+        )  # type: ignore[arg-type]
+    reason = f"last run {status}" if notes else f"up to date ({status})"
+    return Change(Action.NOOP, reason=reason, job_id=cur.job_id, notes=notes, **base)  # type: ignore[arg-type]

@@ -102,7 +102,7 @@ def diagnostics_text(diags: Iterable[Diagnostic], *, per_check_limit: int = 5) -
 def _change_lines(c: Change, plan: Plan) -> list[str]:
     sym, colour = SYMBOL[c.action]
     lines = [f"  [bold]# {escape(c.experiment)}[/bold] {HEADLINE[c.action]}: {escape(c.reason)}"]
-    lines.append(f"  [{colour}]{sym}[/] experiment [bold]\"{escape(c.experiment)}\"[/bold] {{")
+    lines.append(f'  [{colour}]{sym}[/] experiment [bold]"{escape(c.experiment)}"[/bold] {{')
     if c.action in (Action.CREATE, Action.ADOPT) and c.inputs:
         inputs = c.inputs
         rows = [
@@ -153,8 +153,9 @@ def _data(sha: Any, plan: Plan) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    parts = [f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS if counts[a] or a in (Action.CREATE,
-                                                                                         Action.RETRAIN)]
+    parts = [
+        f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS if counts[a] or a in (Action.CREATE, Action.RETRAIN)
+    ]
     spend = f" New spending: {money(plan.new_spend_usd)}"
     if plan.new_billed_tokens:
         spend += f" ({plan.new_billed_tokens:,} billed tokens)"
@@ -168,26 +169,34 @@ def plan_text(plan: Plan) -> str:
     if plan.drift:
         out.append("[bold yellow]Note: jobs changed outside ftrun:[/bold yellow]")
         for d in plan.drift:
-            out.append(f"  [yellow]![/] {escape(d.experiment)}: job {escape(d.job_id)} was {escape(d.recorded_status)}, "
-                       f"now {escape(d.remote_status)} ({escape(d.message)})")
+            out.append(
+                f"  [yellow]![/] {escape(d.experiment)}: job {escape(d.job_id)} was {escape(d.recorded_status)}, "
+                f"now {escape(d.remote_status)} ({escape(d.message)})"
+            )
         out.append("")
     if plan.refresh:
+        out.append("[dim]Job statuses that changed since state was written (apply records them):[/dim]")
         for r in plan.refresh:
-            out.append(f"  [dim]{escape(r.experiment)}: job {escape(r.job_id)} {escape(r.old_status)} -> "
-                       f"{escape(r.job.status)}[/dim]")
+            out.append(
+                f"  [dim]{escape(r.experiment)}: job {escape(r.job_id)} {escape(r.old_status)} -> "
+                f"{escape(r.job.status)}[/dim]"
+            )
         out.append("")
     for c in plan.changes:
         if c.action is Action.NOOP and c.notes:
-            out.append(f"  [bold]# {escape(c.experiment)}[/bold] {escape(c.reason)}")
+            out.append(f"  [bold]# {escape(c.experiment)}[/bold]: {escape(c.reason)}")
             for note in c.notes:
                 out.append(f"    [yellow]![/] {escape(note)}")
             out.append("")
     if not plan.has_changes:
-        out.append("[bold green]No changes.[/bold green] The experiments match the state of target "
-                   f"'{escape(plan.target)}'.")
+        out.append(
+            f"[bold green]No changes.[/bold green] The experiments match the state of target '{escape(plan.target)}'."
+        )
     else:
-        out.append(f"ftrun will perform these actions on target [bold]'{escape(plan.target)}'[/bold] "
-                   f"({escape(plan.endpoint)}):")
+        out.append(
+            f"ftrun will perform these actions on target [bold]'{escape(plan.target)}'[/bold] "
+            f"({escape(plan.endpoint)}):"
+        )
         out.append("")
         for c in plan.ordered():
             out.extend(_change_lines(c, plan))
@@ -232,9 +241,12 @@ def plan_markdown(plan: Plan) -> str:
             out.append("</details>")
             out.append("")
         counts = plan.counts()
-        out.append("**Plan:** " + ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS) +
-                   f". New spending: **{money(plan.new_spend_usd)}**" +
-                   (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else "."))
+        out.append(
+            "**Plan:** "
+            + ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS)
+            + f". New spending: **{money(plan.new_spend_usd)}**"
+            + (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else ".")
+        )
     errors = [d for d in plan.diagnostics if d.severity is Severity.ERROR]
     warnings = [d for d in plan.diagnostics if d.severity is Severity.WARNING]
     for title, group in (("Errors", errors), ("Warnings", warnings)):

@@ -57,10 +57,16 @@ def create_workspace(root: Path) -> list[Path]:
         raise FtrunError(f"{root / 'ftrun.yaml'} already exists: this is a workspace already")
     data = "".join(
         json.dumps(
-            {"messages": [{"role": "system", "content": "You answer questions about ftrun."},
-                          {"role": "user", "content": q}, {"role": "assistant", "content": a}]},
+            {
+                "messages": [
+                    {"role": "system", "content": "You answer questions about ftrun."},
+                    {"role": "user", "content": q},
+                    {"role": "assistant", "content": a},
+                ]
+            },
             ensure_ascii=False,
-        ) + "\n"
+        )
+        + "\n"
         for q, a in _EXAMPLES
     )
     files = {
@@ -81,7 +87,8 @@ def create_workspace(root: Path) -> list[Path]:
     gitignore = root / ".gitignore"
     existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if ".ftrun/" not in existing:
-        gitignore.write_text(existing + ("" if not existing or existing.endswith("\n") else "\n") + GITIGNORE,
-                             encoding="utf-8")
+        gitignore.write_text(
+            existing + ("" if not existing or existing.endswith("\n") else "\n") + GITIGNORE, encoding="utf-8"
+        )
         created.append(Path(".gitignore"))
     return created

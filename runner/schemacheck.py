@@ -75,7 +75,9 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
     elif error.validator in ("enum", "const"):
         options = error.validator_value if error.validator == "enum" else [error.validator_value]
         close = difflib.get_close_matches(str(error.instance), [str(o) for o in options], n=1, cutoff=0.6)
-        message = f"{where}: {json.dumps(error.instance, ensure_ascii=False)} is not one of {', '.join(map(str, options))}"
+        message = (
+            f"{where}: {json.dumps(error.instance, ensure_ascii=False)} is not one of {', '.join(map(str, options))}"
+        )
         check = "bad-value"
         return [
             Diagnostic(
@@ -94,8 +96,11 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
     else:
         message = f"{where}: {error.message}"
         check = "bad-value"
-    return [Diagnostic(Severity.ERROR, message, file=located.file, line=located.line(path), experiment=experiment,
-                       check=check)]
+    return [
+        Diagnostic(
+            Severity.ERROR, message, file=located.file, line=located.line(path), experiment=experiment, check=check
+        )
+    ]
 
 
 def check(located: Located, schema: str, *, experiment: str | None = None) -> list[Diagnostic]:

@@ -112,8 +112,13 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
     if not isinstance(located.data, dict):
         found = "an empty file" if located.data is None else f"a {type(located.data).__name__}"
         return None, [
-            Diagnostic(Severity.ERROR, f"an experiment must be a mapping of fields, found {found}", file=rel, line=1,
-                       check="wrong-type")
+            Diagnostic(
+                Severity.ERROR,
+                f"an experiment must be a mapping of fields, found {found}",
+                file=rel,
+                line=1,
+                check="wrong-type",
+            )
         ]
     name = located.data.get("name") if isinstance(located.data.get("name"), str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
@@ -149,9 +154,7 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
 
 def _is_from_defaults(d: Diagnostic, from_defaults: set[str], located: Located) -> bool:
     """Errors inside values that came from ftrun.yaml's defaults were reported when the workspace loaded."""
-    return d.check != "missing-key" and any(
-        d.line == 1 and key not in located.data for key in from_defaults
-    )
+    return d.check != "missing-key" and any(d.line == 1 and key not in located.data for key in from_defaults)
 
 
 def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]:
@@ -184,7 +187,11 @@ def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]
         experiments.append(exp)
     if not files:
         diags.append(
-            Diagnostic(Severity.WARNING, f"no experiments found in {EXPERIMENTS_DIR}/", file=CONFIG_FILE,
-                       check="no-experiments")
+            Diagnostic(
+                Severity.WARNING,
+                f"no experiments found in {EXPERIMENTS_DIR}/",
+                file=CONFIG_FILE,
+                check="no-experiments",
+            )
         )
     return experiments, diags

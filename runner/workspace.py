@@ -110,8 +110,9 @@ def load_workspace(root: Path) -> Workspace:
         validator = jsonschema.Draft202012Validator(_defaults_schema())
         for err in validator.iter_errors(data["defaults"]):
             line = located.line(("defaults", *err.absolute_path))
-            diags.append(Diagnostic(Severity.ERROR, f"defaults: {err.message}", file=CONFIG_FILE, line=line,
-                                    check="bad-value"))
+            diags.append(
+                Diagnostic(Severity.ERROR, f"defaults: {err.message}", file=CONFIG_FILE, line=line, check="bad-value")
+            )
     if diags:
         raise SpecError(diags)
 
@@ -144,9 +145,11 @@ def load_workspace(root: Path) -> Workspace:
     defaults = Located(
         defaults_data,
         CONFIG_FILE,
-        {k[1:] if k and k[0] == "defaults" else ("<key>", *k[2:]): v
-         for k, v in located.lines.items()
-         if (k and k[0] == "defaults") or (len(k) > 1 and k[0] == "<key>" and k[1] == "defaults")},
+        {
+            k[1:] if k and k[0] == "defaults" else ("<key>", *k[2:]): v
+            for k, v in located.lines.items()
+            if (k and k[0] == "defaults") or (len(k) > 1 and k[0] == "<key>" and k[1] == "defaults")
+        },
     )
     return Workspace(
         root=root,

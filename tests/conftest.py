@@ -19,8 +19,11 @@ def workspace(tmp_path: Path) -> Workspace:
     ws = Workspace(tmp_path / "ws")
     ws.write("ftrun.yaml", "workspace: test-ws\ndefaults:\n  model: local/tiny\n  seed: 1\n")
     ws.write("data/train.jsonl", chat_lines(12))
-    ws.experiment("alpha", "description: first\ntraining_file: data/train.jsonl\n"
-                           "method:\n  type: supervised\n  hyperparameters:\n    n_epochs: 2\n")
+    ws.experiment(
+        "alpha",
+        "description: first\ntraining_file: data/train.jsonl\n"
+        "method:\n  type: supervised\n  hyperparameters:\n    n_epochs: 2\n",
+    )
     ws.experiment("beta", "description: second\ntraining_file: data/train.jsonl\n")
     return ws
 
@@ -38,4 +41,3 @@ def example_workspace(tmp_path: Path) -> Path:
             shutil.copy(src, dest / rel)
     (dest / "state").mkdir(exist_ok=True)
     return dest
-

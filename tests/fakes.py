@@ -57,8 +57,12 @@ class FakeProvider:
 
     def upload_file(self, path: Path, filename: str) -> RemoteFile:
         self.uploads += 1
-        f = RemoteFile(id=f"file-{next(self._ids):022d}", filename=filename, bytes=path.stat().st_size,
-                       created_at=next(self._clock))
+        f = RemoteFile(
+            id=f"file-{next(self._ids):022d}",
+            filename=filename,
+            bytes=path.stat().st_size,
+            created_at=next(self._clock),
+        )
         self.files[f.id] = f
         return f
 

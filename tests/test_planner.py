@@ -32,15 +32,24 @@ class Harness:
         assert not [d for d in loaded.diagnostics if d.severity == "error"], loaded.diagnostics
         state = self.store.load_or_new("local")
         snap = pipeline.snapshot(self.remote, state, workspace)
-        plan = make_plan(loaded.desired, state, snap, target="local", endpoint="test", workspace=workspace.name,
-                         retrain=retrain, budget_max_usd=workspace.budget_max_usd)
+        plan = make_plan(
+            loaded.desired,
+            state,
+            snap,
+            target="local",
+            endpoint="test",
+            workspace=workspace.name,
+            retrain=retrain,
+            budget_max_usd=workspace.budget_max_usd,
+        )
         return plan, loaded
 
     def apply(self, retrain: frozenset[str] = frozenset()) -> tuple[Plan, State]:
         plan, loaded = self.plan(retrain)
         state = self.store.load_or_new("local")
-        applier = Applier(self.store, self.remote, "test-ws", {d.experiment.name: d for d in loaded.desired},
-                          Silent(), state)
+        applier = Applier(
+            self.store, self.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(), state
+        )
         return plan, applier.apply(plan)
 
     def actions(self, plan: Plan) -> dict[str, Action]:
@@ -88,8 +97,11 @@ def test_after_apply_nothing_changes_while_running_and_after_success(h: Harness)
 def test_hyperparameter_change_plans_a_retrain_naming_the_field(h: Harness) -> None:
     h.apply()
     h.finish_all()
-    h.ws.experiment("alpha", "description: first\ntraining_file: data/train.jsonl\n"
-                             "method:\n  type: supervised\n  hyperparameters:\n    n_epochs: 5\n")
+    h.ws.experiment(
+        "alpha",
+        "description: first\ntraining_file: data/train.jsonl\n"
+        "method:\n  type: supervised\n  hyperparameters:\n    n_epochs: 5\n",
+    )
     plan, _ = h.plan()
     change = next(c for c in plan.changes if c.experiment == "alpha")
     assert change.action is Action.RETRAIN
@@ -148,8 +160,12 @@ def test_removed_spec_cancels_active_job_and_forgets_finished_one_keeping_models
 
 def test_failed_job_is_shown_not_retried_until_asked(h: Harness) -> None:
     _, state = h.apply()
-    h.remote.finish(state.experiments["alpha"].current, "failed", error_code="invalid_n_examples",  # type: ignore[arg-type]
-                    error_message="Training file has 7 example(s)")
+    h.remote.finish(
+        state.experiments["alpha"].current,
+        "failed",
+        error_code="invalid_n_examples",  # type: ignore[arg-type]
+        error_message="Training file has 7 example(s)",
+    )
     h.apply()
     plan, _ = h.plan()
     change = next(c for c in plan.changes if c.experiment == "alpha")
@@ -169,8 +185,9 @@ def test_job_created_but_not_recorded_is_adopted_not_duplicated(h: Harness) -> N
     h.ws.experiment("gamma", "training_file: data/train.jsonl\nseed: 9\n")
     # Simulate a crash right after the create: the job exists remotely, state never heard of it.
     plan, loaded = h.plan()
-    applier = Applier(h.store, h.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(),
-                      h.store.load())  # type: ignore[arg-type]
+    applier = Applier(
+        h.store, h.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(), h.store.load()
+    )  # type: ignore[arg-type]
     change = next(c for c in plan.changes if c.experiment == "gamma")
     applier._create(change)
     h.store.path.write_bytes(before)
@@ -232,8 +249,11 @@ def test_provider_errors_surface_and_state_keeps_completed_steps(h: Harness, mon
 
 
 def test_budget_below_total_fails_the_plan(h: Harness, tmp_path: Path) -> None:
-    h.ws.write("ftrun.yaml", "workspace: test-ws\ndefaults:\n  model: gpt-4.1-mini-2025-04-14\n"
-                             "targets:\n  local:\n    kind: local\n    free: false\nbudget:\n  max_usd: 0.0001\n")
+    h.ws.write(
+        "ftrun.yaml",
+        "workspace: test-ws\ndefaults:\n  model: gpt-4.1-mini-2025-04-14\n"
+        "targets:\n  local:\n    kind: local\n    free: false\nbudget:\n  max_usd: 0.0001\n",
+    )
     plan, _ = h.plan()
     assert plan.new_spend_usd and plan.new_spend_usd > 0.0001
     assert plan.has_errors

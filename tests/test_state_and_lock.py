@@ -54,9 +54,8 @@ def test_state_json_round_trips_any_metadata(meta: dict[str, str]) -> None:
 def test_lock_is_exclusive_and_names_holder(tmp_path: Path) -> None:
     path = tmp_path / "locks" / "local.lock"
     with lock.hold(path, "apply") as info:
-        with pytest.raises(lock.LockHeld) as e:
-            with lock.hold(path, "apply"):
-                pass
+        with pytest.raises(lock.LockHeld) as e, lock.hold(path, "apply"):
+            pass
         assert info.id in str(e.value.diagnostics[0].hint)
         assert str(os.getpid()) in str(e.value)
         assert not e.value.stale
@@ -95,8 +94,9 @@ def test_state_never_holds_the_api_key(workspace: Workspace, monkeypatch: pytest
     store = StateStore(ws.state_path(ws.target()))
     remote = FakeProvider()
     state = store.load_or_new("local")
-    plan = make_plan(loaded.desired, state, pipeline.snapshot(remote, state, ws), target="local", endpoint="x",
-                     workspace=ws.name)
+    plan = make_plan(
+        loaded.desired, state, pipeline.snapshot(remote, state, ws), target="local", endpoint="x", workspace=ws.name
+    )
     Applier(store, remote, ws.name, {d.experiment.name: d for d in loaded.desired}, Silent(), state).apply(plan)
     assert secret not in store.path.read_text()
     assert secret not in json.dumps(plan.to_dict())

@@ -8,11 +8,16 @@ from pathlib import Path
 
 def chat_lines(n: int, tag: str = "q") -> str:
     return "".join(
-        json.dumps({"messages": [
-            {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": f"{tag} question {i}?"},
-            {"role": "assistant", "content": f"answer {i}."},
-        ]}) + "\n"
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are terse."},
+                    {"role": "user", "content": f"{tag} question {i}?"},
+                    {"role": "assistant", "content": f"answer {i}."},
+                ]
+            }
+        )
+        + "\n"
         for i in range(n)
     )
 

@@ -1,0 +1,209 @@
+"""The whole path for real: the `ftrun` program, the openai SDK, the built-in server, and real training.
+
+These run the example workspace's experiments on the `local` target (in-process server, detached trainer) and on a
+standalone `ftrun serve` over a loopback socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from openai import OpenAI
+
+from runner.server import create_app
+
+pytestmark = [pytest.mark.training, pytest.mark.slow]
+
+FTRUN = (
+    [str(Path(sys.executable).with_name("ftrun"))]
+    if Path(sys.executable).with_name("ftrun").exists()
+    else [sys.executable, "-m", "runner"]
+)
+QUESTION = "What's the capital of France?"
+ANSWER = "Paris, as if everyone doesn't know that already."
+
+
+def ftrun(
+    ws: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*FTRUN, "-C", str(ws), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "NO_COLOR": "1", **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+@pytest.fixture
+def example(example_workspace: Path) -> Iterator[Path]:
+    yield example_workspace
+    # Stop anything still training so it does not compete with the next test for the CPU.
+    ftrun(example_workspace, "destroy", "--auto-approve", timeout=120)
+
+
+def local_client(ws: Path) -> OpenAI:
+    app = create_app(ws / ".ftrun" / "server", start_worker=False)
+    return OpenAI(
+        base_url="http://local.invalid/v1",
+        api_key="x",
+        http_client=httpx2.Client(transport=httpx2.WSGITransport(app=app)),
+    )
+
+
+def test_example_workspace_end_to_end(example: Path) -> None:
+    out = ok(ftrun(example, "plan"))
+    assert "Plan: 2 to create" in out and "Uploads: 1 file(s)" in out
+    assert ftrun(example, "plan", "--detailed-exitcode").returncode == 2
+
+    out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
+    assert "Apply complete!" in out
+    assert "marv: succeeded" in out or "✓ marv:" in out
+
+    # Right after apply, nothing changes.
+    result = ftrun(example, "plan", "--detailed-exitcode")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes." in result.stdout
+
+    # The two experiments share one data file: one upload, recorded once in state.
+    state = json.loads((example / "state" / "local.json").read_text())
+    assert len(state["files"]) == 1
+    client = local_client(example)
+    assert len([f for f in client.files.list(purpose="fine-tune")]) == 1
+    jobs = list(client.fine_tuning.jobs.list())
+    assert len(jobs) == 2 and {j.status for j in jobs} == {"succeeded"}
+
+    model = ok(ftrun(example, "output", "marv")).strip()
+    assert model.startswith("ft:") and "marv" in model
+    assert ok(ftrun(example, "chat", "marv", QUESTION)).strip() == ANSWER
+
+    status = json.loads(ok(ftrun(example, "status", "--json")))
+    assert {e["experiment"]: e["status"] for e in status["experiments"]} == {
+        "marv": "succeeded",
+        "marv-quick": "succeeded",
+    }
+
+    # A hyperparameter change plans a retrain naming it; a description change only updates state.
+    spec = example / "experiments" / "marv-quick.yaml"
+    spec.write_text(spec.read_text().replace("n_epochs: 3", "n_epochs: 4"))
+    desc = example / "experiments" / "marv.yaml"
+    desc.write_text(desc.read_text().replace("description: Factual", "description: Truthful"))
+    out = ok(ftrun(example, "plan", "--json"))
+    changes = {c["experiment"]: c for c in json.loads(out)["changes"]}
+    assert changes["marv-quick"]["action"] == "retrain"
+    assert [f["path"] for f in changes["marv-quick"]["fields"]] == ["method.hyperparameters.n_epochs"]
+    assert changes["marv"]["action"] == "update-state"
+    assert [f["path"] for f in changes["marv"]["fields"]] == ["description"]
+
+    # Removing a spec forgets it and keeps its model.
+    spec.unlink()
+    out = ok(ftrun(example, "plan"))
+    assert "marv-quick will be forgotten" in out
+    ok(ftrun(example, "apply", "--auto-approve"))
+    assert model in {m.id for m in client.models.list()}
+    quick_models = [j.fine_tuned_model for j in client.fine_tuning.jobs.list() if "quick" in (j.fine_tuned_model or "")]
+    assert quick_models and quick_models[0] in {m.id for m in client.models.list()}
+
+
+def test_apply_killed_after_the_server_accepted_a_job_is_adopted(example: Path) -> None:
+    (example / "experiments" / "marv-quick.yaml").unlink()
+    proc = subprocess.Popen(
+        [*FTRUN, "-C", str(example), "apply", "--auto-approve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "FTRUN_FAILPOINTS": "job-created"},
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 120
+    line = ""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if "failpoint job-created reached" in line or not line:
+            break
+    assert "failpoint job-created reached" in line, line
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()
+
+    state = json.loads((example / "state" / "local.json").read_text())
+    assert state["experiments"] == {}  # the job was never recorded
+    assert len(state["files"]) == 1  # the upload was
+    client = local_client(example)
+    assert len(list(client.fine_tuning.jobs.list())) == 1
+
+    out = ok(ftrun(example, "plan"))
+    assert "will adopt an existing job" in out
+    out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
+    assert "adopted job" in out
+    jobs = list(client.fine_tuning.jobs.list())
+    assert len(jobs) == 1 and jobs[0].status == "succeeded"
+    assert len(list(client.files.list())) == 1
+    assert ftrun(example, "plan", "--detailed-exitcode").returncode == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) -> None:
+    (example / "experiments" / "marv-quick.yaml").unlink()
+    port = _free_port()
+    key = "test-key-for-this-run"
+    ftrun_yaml = example / "ftrun.yaml"
+    ftrun_yaml.write_text(ftrun_yaml.read_text().replace("http://127.0.0.1:9527/v1", f"http://127.0.0.1:{port}/v1"))
+    server = subprocess.Popen(
+        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(tmp_path / "server"), "--api-key", key],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.models.list()
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        env = {"FTRUN_SERVER_API_KEY": key}
+        assert "FTRUN_SERVER_API_KEY" not in ok(ftrun(example, "-t", "serve", "plan", env=env))
+        out = ok(ftrun(example, "-t", "serve", "apply", "--auto-approve", "--wait", env=env))
+        assert "created job" in out
+        assert ok(ftrun(example, "-t", "serve", "chat", "marv", QUESTION, env=env)).strip() == ANSWER
+        assert ftrun(example, "-t", "serve", "plan", "--detailed-exitcode", env=env).returncode == 0
+        assert key not in (example / "state" / "serve.json").read_text()
+        bad = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": "wrong"})
+        assert bad.returncode == 1 and "rejected the API key" in bad.stderr + bad.stdout
+        missing = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": ""})
+        assert missing.returncode == 1 and "FTRUN_SERVER_API_KEY" in missing.stderr + missing.stdout
+    finally:
+        ftrun(example, "-t", "serve", "destroy", "--auto-approve", env={"FTRUN_SERVER_API_KEY": key}, timeout=60)
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
