@@ -159,6 +159,7 @@ def scan_file(
         parts = [scan_range(path, 0, size, method, encoding, limit)]
     else:
         ranges = _ranges(path, size, max(workers, -(-size // chunk_bytes)))
+        get_encoding(encoding)  # built once here; workers started by fork inherit it
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(scan_range, path, a, b, method, encoding, limit) for a, b in ranges]
             parts = [f.result() for f in futures]

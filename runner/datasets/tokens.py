@@ -180,15 +180,14 @@ def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, in
         if not isinstance(message, dict):
             total += len(encode(_text(message)))
             continue
+        trained = message.get("role") == "assistant"
         for key, value in message.items():
             if value is None:
                 continue
-            total += len(encode(_text(value)))
+            n = len(encode(value if type(value) is str else _text(value)))
+            total += n
             if key == "name":
                 total += TOKENS_PER_NAME
-        if message.get("role") == "assistant":
-            for key in ("content", "tool_calls"):
-                value = message.get(key)
-                if value is not None:
-                    assistant += len(encode(_text(value)))
+            elif trained and (key == "content" or key == "tool_calls"):
+                assistant += n
     return total, assistant
