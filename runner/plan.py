@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from runner.datasets import Dataset
@@ -137,7 +137,7 @@ class Plan:
         return any(d.severity is Severity.ERROR for d in self.diagnostics)
 
     def counts(self) -> dict[Action, int]:
-        out = {a: 0 for a in Action if a is not Action.NOOP}
+        out: dict[Action, int] = {a: 0 for a in Action if a is not Action.NOOP}
         for c in self.actionable:
             out[c.action] += 1
         return out
@@ -292,22 +292,25 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     es = state.experiments.get(name)
     cur = es.current_run if es else None
     known = {r.job_id for r in es.runs} if es else set()
-    data = tuple(ds.sha256 for ds in (d.training, d.validation) if ds is not None)
-    base = {
-        "experiment": name,
-        "training_hash": d.training_hash,
-        "inputs": d.inputs,
-        "metadata": d.metadata,
-        "metadata_hash": d.metadata_hash,
-        "data": data,
-        "file": exp.file,
-        "line": 1,
-    }
+    # Every change of a desired experiment carries what it wants; each branch below says what to do and why.
+    base = Change(
+        Action.NOOP,
+        name,
+        reason="",
+        training_hash=d.training_hash,
+        inputs=d.inputs,
+        metadata=d.metadata,
+        metadata_hash=d.metadata_hash,
+        data=tuple(ds.sha256 for ds in (d.training, d.validation) if ds is not None),
+        file=exp.file,
+        line=1,
+    )
+    spend = replace(base, estimate=d.estimate)
     status = _status(cur, snapshot) if cur else None
     # A job with our tags for exactly this version that state does not know (e.g. apply died after creating it),
     # wherever a new job would otherwise be created.
     wants_job = cur is None or cur.training_hash != d.training_hash or status in ("gone", "failed", "cancelled")
-    orphan = wants_job and _newest(
+    orphan = _newest(
         j
         for j in snapshot.jobs.values()
         if j.metadata.get(TAG_EXPERIMENT) == name
@@ -315,31 +318,20 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
         and j.id not in known
         and j.status != "cancelled"
     )
-    if orphan and not (retrain and orphan.status == "failed"):
-        return Change(
-            Action.ADOPT,
-            reason=f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state",
-            job_id=orphan.id,
-            **base,
-        )  # type: ignore[arg-type]
+    if wants_job and orphan and not (retrain and orphan.status == "failed"):
+        why = f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state"
+        return replace(base, action=Action.ADOPT, reason=why, job_id=orphan.id)
     if cur is None or status is None:
-        reason = "new experiment" if es is None else "no current run"
-        return Change(Action.CREATE, reason=reason, estimate=d.estimate, **base)  # type: ignore[arg-type]
+        return replace(spend, action=Action.CREATE, reason="new experiment" if es is None else "no current run")
     active = cur.job_id if status in ACTIVE_STATUSES else None
     if status == "gone":
-        return Change(
-            Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target", estimate=d.estimate, **base
-        )  # type: ignore[arg-type]
+        return replace(spend, action=Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target")
     if cur.training_hash != d.training_hash:
         fields = diff(cur.inputs, d.inputs)
         named = ", ".join(f.path for f in fields) or "training inputs"
-        return Change(
-            Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active, estimate=d.estimate, **base
-        )  # type: ignore[arg-type]
+        return replace(spend, action=Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active)
     if retrain:
-        return Change(
-            Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active, estimate=d.estimate, **base
-        )  # type: ignore[arg-type]
+        return replace(spend, action=Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active)
     notes: tuple[str, ...] = ()
     if status in ("failed", "cancelled"):
         job = snapshot.jobs.get(cur.job_id)
@@ -352,12 +344,7 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     assert es is not None
     if es.metadata_hash != d.metadata_hash:
         fields = diff(es.metadata, d.metadata)
-        return Change(
-            Action.UPDATE_STATE,
-            reason=f"{', '.join(f.path for f in fields)} changed (no retraining)",
-            fields=fields,
-            notes=notes,
-            **base,
-        )  # type: ignore[arg-type]
+        reason = f"{', '.join(f.path for f in fields)} changed (no retraining)"
+        return replace(base, action=Action.UPDATE_STATE, reason=reason, fields=fields, notes=notes)
     reason = f"last run {status}" if notes else f"up to date ({status})"
-    return Change(Action.NOOP, reason=reason, job_id=cur.job_id, notes=notes, **base)  # type: ignore[arg-type]
+    return replace(base, reason=reason, job_id=cur.job_id, notes=notes)

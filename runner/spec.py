@@ -120,7 +120,8 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
                 check="wrong-type",
             )
         ]
-    name = located.data.get("name") if isinstance(located.data.get("name"), str) else path.stem
+    declared = located.data.get("name")
+    name: str = declared if isinstance(declared, str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
     diags = [
         d
