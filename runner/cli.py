@@ -20,8 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from runner import __version__, lock, pipeline
 from runner.apply import Applier
-from runner.diagnostics import ExitCode, FtrunError, Severity, SpecError, has_errors
-from runner.plan import Action, Plan, make_plan
+from runner.diagnostics import ExitCode, FtrunError, Severity, SpecError, StateError, has_errors
+from runner.plan import Action, Plan, make_plan, stale_reasons
 from runner.remote import Progress as JobProgress
 from runner.remote import Provider, RemoteJob
 from runner.render import diagnostics_text, money, plan_json, plan_markdown, plan_text, table
@@ -175,13 +175,24 @@ def validate(c: Context, as_json: bool) -> None:
 @click.option("--markdown", is_flag=True, help="Print the plan as Markdown (for a pull-request comment).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 1 on error, 2 when changes.")
 @click.option("--retrain", multiple=True, metavar="NAME", help="Plan a retrain of NAME even if nothing changed.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save the plan to FILE; `ftrun apply FILE` then applies exactly it (or refuses if stale).",
+)
 @pass_ctx
 @_handle_errors
-def plan(c: Context, as_json: bool, markdown: bool, detailed_exitcode: bool, retrain: tuple[str, ...]) -> None:
+def plan(
+    c: Context, as_json: bool, markdown: bool, detailed_exitcode: bool, retrain: tuple[str, ...], out: Path | None
+) -> None:
     """Show what apply would do: what would train, why, from which data and at what cost."""
     loaded = _load(c)
     state = c.store.load_or_new(c.target.name)
     p = _plan(c, loaded, state, c.provider(), retrain)
+    if out is not None and not p.has_errors:
+        out.write_text(plan_json(p) + "\n", encoding="utf-8")
     if as_json:
         c.out.print_json(plan_json(p))
     elif markdown:
@@ -211,19 +222,34 @@ def _confirm(c: Context, question: str) -> None:
 @click.option("--wait", is_flag=True, help="Track the jobs until they finish, with progress.")
 @click.option("--retrain", multiple=True, metavar="NAME", help="Retrain NAME even if nothing changed.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @pass_ctx
 @_handle_errors
-def apply(c: Context, auto_approve: bool, wait: bool, retrain: tuple[str, ...], timeout: float | None) -> None:
-    """Make the target match the experiments: upload data once, create, track or cancel jobs."""
+def apply(
+    c: Context, auto_approve: bool, wait: bool, retrain: tuple[str, ...], timeout: float | None, plan_file: Path | None
+) -> None:
+    """Make the target match the experiments: upload data once, create, track or cancel jobs.
+
+    With PLAN_FILE (from `ftrun plan --out`), apply exactly that plan without asking, or refuse if it is stale.
+    """
+    saved = _read_saved_plan(plan_file) if plan_file else None
+    if saved is not None:
+        retrain = tuple(saved.get("retrain") or ())
     loaded = _load(c)
     provider = c.provider()
     with lock.hold(c.ws.lock_path(c.target), "apply"):
         state = c.store.load_or_new(c.target.name)
         p = _plan(c, loaded, state, provider, retrain)
+        if saved is not None:
+            reasons = stale_reasons(saved, p)
+            if reasons:
+                raise StateError(
+                    f"the saved plan {plan_file} is stale: {'; '.join(reasons)}", hint="run `ftrun plan` again"
+                )
         c.out.print(plan_text(p))
         if p.has_errors:
             sys.exit(ExitCode.ERROR)
-        if p.has_changes and not auto_approve:
+        if p.has_changes and not auto_approve and saved is None:
             _confirm(c, "Do you want to perform these actions?")
         observer = ConsoleObserver(c)
         applier = Applier(c.store, provider, c.ws.name, {d.experiment.name: d for d in loaded.desired}, observer, state)
@@ -240,6 +266,16 @@ def apply(c: Context, auto_approve: bool, wait: bool, retrain: tuple[str, ...], 
             with observer.live():
                 applier.wait(names, c.target.poll_interval, timeout)
             _report_finished(c, applier.state, names)
+
+
+def _read_saved_plan(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FtrunError(f"{path} is not a saved plan: {e}") from None
+    if not isinstance(doc, dict) or "changes" not in doc or "lineage" not in doc:
+        raise FtrunError(f"{path} is not a saved plan (make one with `ftrun plan --out FILE`)")
+    return doc
 
 
 def _report_finished(c: Context, state: State, names: Sequence[str]) -> None:

@@ -122,6 +122,7 @@ class Plan:
     new_spend_usd: float | None = 0.0
     new_billed_tokens: int = 0
     budget_max_usd: float | None = None
+    retrain: tuple[str, ...] = ()
     format_version: int = PLAN_FORMAT_VERSION
 
     @property
@@ -278,7 +279,31 @@ def make_plan(
         new_spend_usd=new_spend,
         new_billed_tokens=billed,
         budget_max_usd=budget_max_usd,
+        retrain=tuple(sorted(retrain)),
     )
+
+
+def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    keys = ("action", "experiment", "training_hash", "job_id", "supersedes")
+    return sorted(tuple(c.get(k) for k in keys) for c in changes if c.get("action") != Action.NOOP.value)
+
+
+def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:
+    """Why a saved plan (its JSON document) no longer describes what applying now would do; empty if it still does."""
+    now = fresh.to_dict()
+    reasons = []
+    if saved.get("format_version") != PLAN_FORMAT_VERSION:
+        reasons.append(f"it has plan format {saved.get('format_version')!r}, this ftrun writes {PLAN_FORMAT_VERSION}")
+    for key in ("target", "lineage", "serial"):
+        if key == "lineage" and saved.get("serial") == now["serial"] == 0:
+            continue  # no state yet, then or now: the lineage is not set until the first write
+        if saved.get(key) != now[key]:
+            reasons.append(f"the state's {key} is {now[key]!r}, the plan was made at {saved.get(key)!r}")
+    if set(saved.get("data") or {}) != set(now["data"]):
+        reasons.append("the data it was made from changed")
+    if not reasons and _signature(saved.get("changes") or []) != _signature(now["changes"]):
+        reasons.append("the specs or the target changed since")
+    return reasons
 
 
 def _kept_models(runs: Sequence[Run]) -> tuple[str, ...]:

@@ -258,3 +258,22 @@ def test_budget_below_total_fails_the_plan(h: Harness, tmp_path: Path) -> None:
     assert plan.new_spend_usd and plan.new_spend_usd > 0.0001
     assert plan.has_errors
     assert any(d.check == "over-budget" and "budget" in d.message for d in plan.diagnostics)
+
+
+def test_saved_plan_is_applied_only_while_fresh(h: Harness) -> None:
+    import json
+
+    from runner.plan import stale_reasons
+
+    saved, _ = h.plan()
+    doc = json.loads(json.dumps(saved.to_dict()))
+    assert stale_reasons(doc, h.plan()[0]) == []
+    h.ws.write("data/train.jsonl", chat_lines(13))
+    assert "the data it was made from changed" in stale_reasons(doc, h.plan()[0])
+    h.ws.write("data/train.jsonl", chat_lines(12))
+    h.apply()
+    reasons = stale_reasons(doc, h.plan()[0])
+    assert any("serial" in r for r in reasons)
+    fresh = json.loads(json.dumps(h.plan()[0].to_dict()))
+    h.ws.experiment("beta", "description: other words\ntraining_file: data/train.jsonl\n")
+    assert stale_reasons(fresh, h.plan()[0]) == ["the specs or the target changed since"]
