@@ -11,7 +11,7 @@ import flask
 from runner.server import errors
 from runner.server.context import ServerContext
 from runner.server.datadir import DataDir
-from runner.server.errors import unauthorized
+from runner.server.errors import ApiError, unauthorized
 from runner.server.routes import chat, files, jobs, legacy, models, uploads
 from runner.server.store import Store
 
@@ -75,10 +75,14 @@ def create_app(
     app.extensions["ftrun"] = context
 
     @app.before_request
-    def _before() -> None:
+    def _before() -> flask.Response | None:
         if context.api_keys:
-            _authenticate(context.api_keys)
+            try:
+                _authenticate(context.api_keys)
+            except ApiError as e:  # answered here, so the original app's endpoints get OpenAI's 401 envelope too
+                return e.response()
         _limit_body()
+        return None
 
     for module in (files, uploads, jobs, models, chat):
         app.register_blueprint(module.bp, url_prefix="/v1")

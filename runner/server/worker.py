@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ log = logging.getLogger("runner.server.worker")
 
 MAX_ATTEMPTS = 3
 DEFAULT_IDLE_EXIT_SECONDS = 60.0
+IDLE_EXIT_ENV = "FTRUN_WORKER_IDLE_SECONDS"  # overrides the default idle time before the worker exits
 POLL_SECONDS = 0.25
 
 
@@ -126,24 +128,32 @@ class Worker:
             lock.release()
 
 
-def _load_trainer(spec: str) -> Trainer:
-    module, _, name = spec.partition(":")
-    return cast(Trainer, getattr(importlib.import_module(module), name))
+def _load_trainer(module_name: str) -> tuple[Trainer, HyperparameterResolver]:
+    module = importlib.import_module(module_name)
+    return cast(Trainer, module.train), cast(HyperparameterResolver, module.resolve_hyperparameters)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.server.worker", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--max-workers", type=int, default=1)
-    parser.add_argument("--idle-exit", type=float, default=DEFAULT_IDLE_EXIT_SECONDS, help="seconds idle before exit")
     parser.add_argument(
-        "--trainer",
-        default="runner.server.training:train",
-        help="the training function as module:function (default: %(default)s)",
+        "--idle-exit",
+        type=float,
+        default=float(os.environ.get(IDLE_EXIT_ENV, DEFAULT_IDLE_EXIT_SECONDS)),
+        help=f"seconds idle before exiting (default: ${IDLE_EXIT_ENV} or {DEFAULT_IDLE_EXIT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--trainer-module",
+        default="runner.server.training",
+        help="the module providing train() and resolve_hyperparameters() (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
-    worker = Worker(DataDir.at(args.data_dir), trainer=_load_trainer(args.trainer), max_workers=args.max_workers)
+    trainer, resolver = _load_trainer(args.trainer_module)
+    worker = Worker(
+        DataDir.at(args.data_dir), trainer=trainer, resolve_hyperparameters=resolver, max_workers=args.max_workers
+    )
     return worker.serve(idle_exit=args.idle_exit)
 
 

@@ -1,6 +1,6 @@
 """Fakes at the server's ports to the trainer package: a trainer, a hyperparameter resolver and a generator.
 
-Also importable by a worker subprocess (`--trainer server_fakes:train` with this folder on PYTHONPATH)."""
+Also usable by a worker subprocess (`--trainer-module server_fakes` with this folder on PYTHONPATH)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,140 @@
+"""The detached worker process: started by the app, one per data dir, and surviving a SIGKILL mid-training."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+import server_fakes
+from conftest import HERE, chat_examples, sdk_client, with_fakes
+
+from runner.server import create_app
+from runner.server.datadir import DataDir
+from runner.server.worker import MAX_ATTEMPTS, Worker
+from runner.server.worker_lock import worker_alive
+
+REPO = HERE.parents[1]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+class WorkerProcesses:
+    """Starts fake-trainer workers as real subprocesses and makes sure none outlives the test."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, step_seconds: float = 0.0, idle_exit: float = 0.5) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(REPO)]),
+            server_fakes.STEP_SECONDS_ENV: str(step_seconds),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "runner.server.worker", "--data-dir", str(self.data_dir),
+             "--trainer-module", "server_fakes", "--idle-exit", str(idle_exit)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+
+
+@pytest.fixture
+def processes(data_dir: Path) -> Iterator[WorkerProcesses]:
+    w = WorkerProcesses(data_dir)
+    yield w
+    w.stop_all()
+
+
+def _status(data_dir: Path, job_id: str) -> str:
+    with sqlite3.connect(data_dir / "ftrun.sqlite3") as db:
+        return str(db.execute("SELECT status FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
+
+
+def _checkpoints(data_dir: Path, job_id: str) -> list[int]:
+    with sqlite3.connect(data_dir / "ftrun.sqlite3") as db:
+        return [r[0] for r in db.execute("SELECT step FROM checkpoints WHERE job_id=? ORDER BY step", (job_id,))]
+
+
+def test_sigkill_mid_training_then_resume_from_checkpoint(
+    client: openai.OpenAI, training_file: str, data_dir: Path, processes: WorkerProcesses
+) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=training_file, hyperparameters={"n_epochs": 3}
+    )
+    first = processes.start(step_seconds=0.15)
+    wait_for(lambda: _checkpoints(data_dir, job.id) == [3], what="the first checkpoint")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+    assert _status(data_dir, job.id) == "running"  # left behind by the dead worker
+    assert not worker_alive(data_dir / "worker.lock")  # the kernel let go of the lock
+
+    second = processes.start()
+    assert second.wait(timeout=60) == 0  # trains, then exits once idle
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded", done.error
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
+    assert "Training was interrupted (the worker stopped); resuming from its checkpoint at step 3" in messages
+    assert "fake trainer resumed at step 3" in messages
+    rows = client.files.content(done.result_files[0]).text.splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 10))  # replayed steps are not duplicated
+
+
+def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, training_file: str, worker: Worker) -> None:
+    job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
+    worker.store.update_job(job.id, status="running", attempts=MAX_ATTEMPTS)
+    worker.recover()
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed" and failed.error is not None
+    assert failed.error.code == "server_error" and "interrupted 3 times" in failed.error.message
+
+
+def test_one_worker_per_data_dir(client: openai.OpenAI, training_file: str, processes: WorkerProcesses) -> None:
+    job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
+    first = processes.start(step_seconds=0.2)
+    wait_for(lambda: worker_alive(processes.data_dir / "worker.lock"), what="the first worker")
+    second = processes.start()
+    assert second.wait(timeout=30) == 0 and first.poll() is None  # the second one found the lock taken
+    assert first.wait(timeout=60) == 0
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+
+
+def test_app_starts_a_detached_worker(
+    data_dir: Path, generator: server_fakes.FakeGenerator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTRUN_WORKER_IDLE_SECONDS", "0.5")
+    app = with_fakes(create_app(data_dir), generator)
+    client = sdk_client(app)
+    few = client.files.create(file=("few.jsonl", chat_examples(3)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(model="local/tiny", training_file=few.id)
+    # validation runs in the worker process, not in this one
+    wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id).status == "failed", what="the worker to validate")
+    assert client.fine_tuning.jobs.retrieve(job.id).error.code == "invalid_n_examples"  # type: ignore[union-attr]
+    wait_for(lambda: not worker_alive(data_dir / "worker.lock"), what="the idle worker to exit")
+    assert "worker started" in (data_dir / "worker.log").read_text()
+
+
+def test_worker_in_process_needs_no_lock_for_recovery(data_dir: Path) -> None:
+    w = Worker(DataDir.at(data_dir), trainer=server_fakes.train)
+    w.recover()  # nothing to do on an empty store
+    assert not w.busy
