@@ -14,8 +14,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 CACHE_VERSION = "1"  # bump when what is cached changes shape or meaning
 
@@ -38,6 +39,25 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class ByteSink(Protocol):
+    """Where bytes can be written: a binary file, sys.stdout.buffer, io.BytesIO."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _HashingWriter:
+    """A binary writer that hashes what passes through it."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes, /) -> int:
+        self.sha256.update(data)
+        self.out.write(data)
+        return len(data)
 
 
 class DataCache:
@@ -83,6 +103,24 @@ class DataCache:
 
     def blob_path(self, sha256: str) -> Path:
         return self.dir / "blobs" / sha256[:2] / f"{sha256}.jsonl"
+
+    def store_stream(self, write: Callable[[ByteSink], None]) -> tuple[Path, str]:
+        """Store what `write` writes as a blob, streaming (hashed on the way); returns its path and sha256."""
+        folder = self.dir / "blobs"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                hashing = _HashingWriter(raw)
+                write(hashing)
+            digest = hashing.sha256.hexdigest()
+            path = self.blob_path(digest)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path, digest
 
     def store_blob(self, data: bytes) -> tuple[Path, str]:
         digest = hashlib.sha256(data).hexdigest()

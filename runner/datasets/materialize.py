@@ -7,12 +7,14 @@ the source line of its record, so that findings on rendered data name the source
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.datasets.cache import DataCache, key_of
+from runner.datasets.cache import ByteSink, DataCache, key_of
 from runner.datasets.records import DataSpec
 from runner.datasets.sources import SourceError, read_records, source_format
 from runner.datasets.templates import TEMPLATES_DIR, RecordTemplate, TemplateFailure
@@ -93,16 +95,31 @@ def _template_check(e: TemplateFailure) -> str:
     return "template_error"
 
 
-def render_bytes(spec: DataSpec, root: Path) -> bytes:
-    """The exact bytes a spec trains on (before any split): UTF-8 JSONL, one example per line.
+def write_rendered(spec: DataSpec, root: Path, out: ByteSink) -> list[int]:
+    """Stream the exact bytes a spec trains on (before any split) to `out`: UTF-8 JSONL, one example per line.
 
-    For a plain JSONL path this is the file itself. Raises MaterializeError naming the file and line at fault.
+    For a plain JSONL path these are the file's bytes. Returns the source line of each written example (for a
+    plain path, its own line numbers are used and the list is empty). Raises MaterializeError naming the file and
+    line at fault; `out` may then hold a partial rendering.
     """
     if spec.template is None:
         if not spec.path:
             raise MaterializeError("data needs a `path` or a `template`", file=spec.file, line=spec.line, check="spec")
-        return resolve_in_root(root, spec.path, "data file").read_bytes()
-    return b"".join(text.encode("utf-8") + b"\n" for _, text in render_lines(spec, root))
+        with resolve_in_root(root, spec.path, "data file").open("rb") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+        return []
+    line_map: list[int] = []
+    for line, text in render_lines(spec, root):
+        out.write(text.encode("utf-8") + b"\n")
+        line_map.append(line)
+    return line_map
+
+
+def render_bytes(spec: DataSpec, root: Path) -> bytes:
+    """The exact bytes a spec trains on (before any split), in memory; see write_rendered."""
+    buf = io.BytesIO()
+    write_rendered(spec, root, buf)
+    return buf.getvalue()
 
 
 def _templates_digest(root: Path) -> str:
@@ -141,10 +158,6 @@ def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
         if blob.is_file():
             return Material(blob, doc["sha256"], display, source, tuple(doc["line_map"]), spec.template, True)
     line_map: list[int] = []
-    chunks: list[bytes] = []
-    for line, text in render_lines(spec, root):
-        line_map.append(line)
-        chunks.append(text.encode("utf-8") + b"\n")
-    blob, digest = cache.store_blob(b"".join(chunks))
+    blob, digest = cache.store_stream(lambda out: line_map.extend(write_rendered(spec, root, out)))
     cache.put("render", key, {"sha256": digest, "line_map": line_map})
     return Material(blob, digest, display, source, tuple(line_map), spec.template, True)

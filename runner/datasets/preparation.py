@@ -16,7 +16,7 @@ from runner.datasets.split import split_material
 from runner.datasets.tokens import context_limit, encoding_for_model
 from runner.diagnostics import Diagnostic, Severity
 
-SCAN_VERSION = "1"  # bump when checks or counting change, so cached results are recomputed
+SCAN_VERSION = "2"  # bump when checks or counting change, so cached results are recomputed
 
 
 def _severity(check: str) -> Severity:
@@ -45,6 +45,8 @@ def scan_cached(m: Material, method: str, encoding: str, limit: int, cache: Data
             "billed_tokens_per_epoch": res.billed_tokens,
             "encoding": encoding,
             "context_limit": limit,
+            "missing_system": res.missing_system,
+            "missing_user": res.missing_user,
         },
         "counts": res.counts,
         "findings": [[f.line, f.check, f.message] for f in res.findings],

@@ -81,6 +81,8 @@ class TokenStats:
     billed_tokens_per_epoch: int  # Σ min(example tokens, context limit)
     encoding: str
     context_limit: int
+    missing_system: int = 0  # examples with no system (or developer) message, as the notebook reports
+    missing_user: int = 0  # examples with no user message
 
 
 @dataclass(frozen=True)

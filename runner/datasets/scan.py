@@ -42,6 +42,8 @@ class ScanResult:
     assistant_tokens: int = 0
     over_limit: int = 0
     billed_tokens: int = 0
+    missing_system: int = 0  # the notebook's warnings: examples without a system / user message
+    missing_user: int = 0
     tokens: array = field(default_factory=lambda: array("I"))  # per example, in order
     digests: array = field(default_factory=lambda: array("Q"))  # per line, 0 for lines that are not examples
     counts: dict[str, int] = field(default_factory=dict)
@@ -108,7 +110,13 @@ def scan_range(path: Path, start: int, end: int, method: str, encoding: str, lim
             continue
         for check, message in check_example(example, method):
             add(lineno, check, message)
-        n, assistant = count_messages(enc, messages_to_count(example))
+        messages = messages_to_count(example)
+        n, assistant = count_messages(enc, messages)
+        roles = {m.get("role") for m in messages if isinstance(m, dict)}
+        if "system" not in roles and "developer" not in roles:
+            res.missing_system += 1
+        if "user" not in roles:
+            res.missing_user += 1
         res.examples += 1
         res.total_tokens += n
         res.assistant_tokens += assistant
@@ -189,6 +197,8 @@ def _merge(parts: list[ScanResult]) -> ScanResult:
         out.assistant_tokens += part.assistant_tokens
         out.over_limit += part.over_limit
         out.billed_tokens += part.billed_tokens
+        out.missing_system += part.missing_system
+        out.missing_user += part.missing_user
         out.tokens.extend(part.tokens)
         offset += part.lines
     out.findings.sort(key=lambda f: (f.line, list(CHECKS).index(f.check) if f.check in CHECKS else 99))

@@ -135,3 +135,4 @@ def test_prepare_counts_like_tiktoken(tmp_path: Path) -> None:
     assert stats.max == per_example[-1]
     assert stats.p10 <= stats.p50 <= stats.p90 <= stats.max
     assert stats.p50 in per_example
+    assert (stats.missing_system, stats.missing_user) == (12, 0)
