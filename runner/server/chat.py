@@ -93,5 +93,4 @@ def complete(
             "total_tokens": result.prompt_tokens + result.completion_tokens,
         },
         "service_tier": "default",
-        "system_fingerprint": None,
     }

@@ -1,0 +1,168 @@
+"""Every response shape the server produces, validated against OpenAI's OpenAPI spec (leniently, see
+openapi_schemas.DEVIATIONS). Skipped when the spec is not beside the checkout (../shared)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+import server_fakes
+from conftest import chat_examples, preference_examples
+
+from runner.server.worker import Worker
+
+openapi_schemas = pytest.importorskip("openapi_schemas")
+
+pytestmark = pytest.mark.skipif(
+    not openapi_schemas.SPEC_PATH.is_file(),
+    reason=f"OpenAI's OpenAPI spec is not at {openapi_schemas.SPEC_PATH} (a checkout without ../shared)",
+)
+
+
+class Recorder:
+    """Raw HTTP calls whose JSON bodies are checked against a named spec schema."""
+
+    def __init__(self, http: httpx2.Client) -> None:
+        self.http = http
+        self.checked: list[str] = []
+
+    def call(self, schema: str, method: str, path: str, status: int = 200, **kw: Any) -> Any:
+        r = self.http.request(method, path, **kw)
+        assert r.status_code == status, (path, r.text)
+        body = r.json()
+        problems = openapi_schemas.errors_for(schema, body)
+        assert not problems, f"{method} {path} does not match {schema}:\n" + "\n".join(problems)
+        self.checked.append(schema)
+        return body
+
+
+def test_deviations_are_needed_and_nothing_else_is_relaxed() -> None:
+    # each allowed deviation is really rejected by the spec itself; otherwise it should be dropped from the list
+    spec_job = {"error": {}, "status": "paused", "hyperparameters": None}
+    for (schema, prop), _ in openapi_schemas.DEVIATIONS.items():
+        if schema == "FineTuningJob":
+            raw = openapi_schemas._registry().contents(openapi_schemas.SPEC_URI)
+            assert raw["components"]["schemas"][schema]["properties"][prop]["anyOf"][1]
+            inner = {"$defs": {}, **raw["components"]["schemas"][schema]["properties"][prop]["anyOf"][0]}
+            assert (
+                openapi_schemas.jsonschema.Draft202012Validator(inner, registry=openapi_schemas._registry()).is_valid(
+                    spec_job[prop]
+                )
+                is False
+            )
+    assert openapi_schemas.errors_for("FineTuningJob", {"id": 1})  # the validator does reject bad shapes
+
+
+def test_every_response_matches_the_spec(http: httpx2.Client, client: openai.OpenAI, worker: Worker) -> None:
+    rec = Recorder(http)
+    f = rec.call(
+        "OpenAIFile", "POST", "/v1/files", files={"file": ("t.jsonl", chat_examples(12))}, data={"purpose": "fine-tune"}
+    )
+    rec.call(
+        "OpenAIFile",
+        "POST",
+        "/v1/files",
+        files={"file": ("e.jsonl", b"{}\n")},
+        data={"purpose": "batch", "expires_after[anchor]": "created_at", "expires_after[seconds]": "3600"},
+    )
+    v = rec.call(
+        "OpenAIFile", "POST", "/v1/files", files={"file": ("v.jsonl", chat_examples(2))}, data={"purpose": "fine-tune"}
+    )
+    rec.call("ListFilesResponse", "GET", "/v1/files", params={"limit": 2})
+    rec.call("OpenAIFile", "GET", f"/v1/files/{f['id']}")
+
+    u = rec.call(
+        "Upload",
+        "POST",
+        "/v1/uploads",
+        json={"filename": "u.jsonl", "purpose": "fine-tune", "bytes": 4, "mime_type": "text/jsonl"},
+    )
+    p = rec.call("UploadPart", "POST", f"/v1/uploads/{u['id']}/parts", files={"data": b"abcd"})
+    rec.call("Upload", "POST", f"/v1/uploads/{u['id']}/complete", json={"part_ids": [p["id"]]})
+    u2 = rec.call(
+        "Upload",
+        "POST",
+        "/v1/uploads",
+        json={"filename": "u.jsonl", "purpose": "fine-tune", "bytes": 4, "mime_type": "text/jsonl"},
+    )
+    rec.call("Upload", "POST", f"/v1/uploads/{u2['id']}/cancel")
+
+    job = rec.call(
+        "FineTuningJob",
+        "POST",
+        "/v1/fine_tuning/jobs",
+        json={
+            "model": "local/tiny",
+            "training_file": f["id"],
+            "validation_file": v["id"],
+            "suffix": "c",
+            "metadata": {"k": "v"},
+            "integrations": [{"type": "wandb", "wandb": {"project": "p"}}],
+        },
+    )
+    pref = client.files.create(file=("p.jsonl", preference_examples(10)), purpose="fine-tune").id
+    dpo = rec.call(
+        "FineTuningJob",
+        "POST",
+        "/v1/fine_tuning/jobs",
+        json={"model": "local/tiny", "training_file": pref, "method": {"type": "dpo"}},
+    )
+    to_pause = rec.call(
+        "FineTuningJob", "POST", "/v1/fine_tuning/jobs", json={"model": "local/tiny", "training_file": f["id"]}
+    )
+    to_fail = rec.call(
+        "FineTuningJob",
+        "POST",
+        "/v1/fine_tuning/jobs",
+        json={"model": "local/tiny", "training_file": f["id"], "seed": server_fakes.SEED_CRASH},
+    )
+    to_cancel = rec.call(
+        "FineTuningJob", "POST", "/v1/fine_tuning/jobs", json={"model": "local/tiny", "training_file": f["id"]}
+    )
+    rec.call("FineTuningJob", "POST", f"/v1/fine_tuning/jobs/{to_cancel['id']}/cancel")
+    worker.runner.validate(worker.store.get_job(to_pause["id"]))  # type: ignore[arg-type]
+    rec.call("FineTuningJob", "POST", f"/v1/fine_tuning/jobs/{to_pause['id']}/pause")
+    worker.run_until_idle()
+    rec.call("FineTuningJob", "POST", f"/v1/fine_tuning/jobs/{to_pause['id']}/resume")
+
+    done = rec.call("FineTuningJob", "GET", f"/v1/fine_tuning/jobs/{job['id']}")
+    assert done["status"] == "succeeded"
+    assert rec.call("FineTuningJob", "GET", f"/v1/fine_tuning/jobs/{dpo['id']}")["hyperparameters"] is None
+    assert rec.call("FineTuningJob", "GET", f"/v1/fine_tuning/jobs/{to_fail['id']}")["status"] == "failed"
+    rec.call("ListPaginatedFineTuningJobsResponse", "GET", "/v1/fine_tuning/jobs", params={"limit": 10})
+    rec.call("ListPaginatedFineTuningJobsResponse", "GET", "/v1/fine_tuning/jobs", params={"metadata[k]": "v"})
+    rec.call(
+        "ListFineTuningJobEventsResponse", "GET", f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}
+    )
+    rec.call("ListFineTuningJobCheckpointsResponse", "GET", f"/v1/fine_tuning/jobs/{job['id']}/checkpoints")
+    rec.call("OpenAIFile", "GET", f"/v1/files/{done['result_files'][0]}")
+
+    rec.call("ListModelsResponse", "GET", "/v1/models")
+    rec.call("Model", "GET", f"/v1/models/{done['fine_tuned_model']}")
+    rec.call(
+        "CreateChatCompletionResponse",
+        "POST",
+        "/v1/chat/completions",
+        json={"model": done["fine_tuned_model"], "messages": [{"role": "user", "content": "hi"}], "n": 2},
+    )
+    rec.call("DeleteModelResponse", "DELETE", f"/v1/models/{done['fine_tuned_model']}")
+    rec.call("DeleteFileResponse", "DELETE", f"/v1/files/{v['id']}")
+
+    for status, method, path, kw in [
+        (404, "GET", "/v1/files/file-missing0000000000000000", {}),
+        (404, "GET", "/v1/fine_tuning/jobs/ftjob-missing", {}),
+        (400, "POST", f"/v1/fine_tuning/jobs/{job['id']}/cancel", {}),
+        (400, "POST", "/v1/fine_tuning/jobs", {"json": {"model": "local/tiny"}}),
+        (
+            404,
+            "POST",
+            "/v1/chat/completions",
+            {"json": {"model": "nope", "messages": [{"role": "user", "content": "x"}]}},
+        ),
+        (404, "GET", "/v1/no/such/route", {}),
+        (405, "DELETE", "/v1/fine_tuning/jobs", {}),
+    ]:
+        rec.call("ErrorResponse", method, path, status, **kw)
+    assert len(set(rec.checked)) == 14
