@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -165,6 +166,30 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# Short strings repeat across examples (roles, names, the system prompt): their counts are remembered per encoding.
+_MEMO_MAX_CHARS = 2_048
+_MEMO_MAX_ENTRIES = 4_096
+_memos: dict[str, dict[str, int]] = {}
+
+
+def _counter(enc: tiktoken.Encoding) -> Callable[[str], int]:
+    memo = _memos.setdefault(enc.name, {})
+    encode = enc.encode_ordinary
+
+    def count(text: str) -> int:
+        if len(text) > _MEMO_MAX_CHARS:
+            return len(encode(text))
+        n = memo.get(text)
+        if n is None:
+            n = len(encode(text))
+            if len(memo) >= _MEMO_MAX_ENTRIES:
+                memo.clear()
+            memo[text] = n
+        return n
+
+    return count
+
+
 def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, int]:
     """(tokens, assistant tokens) of a messages list, counted as OpenAI's data-prep notebook does.
 
@@ -174,17 +199,17 @@ def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, in
     """
     total = TOKENS_REPLY_PRIMER
     assistant = 0
-    encode = enc.encode_ordinary
+    count = _counter(enc)
     for message in messages:
         total += TOKENS_PER_MESSAGE
         if not isinstance(message, dict):
-            total += len(encode(_text(message)))
+            total += count(_text(message))
             continue
         trained = message.get("role") == "assistant"
         for key, value in message.items():
             if value is None:
                 continue
-            n = len(encode(value if type(value) is str else _text(value)))
+            n = count(value if type(value) is str else _text(value))
             total += n
             if key == "name":
                 total += TOKENS_PER_NAME
