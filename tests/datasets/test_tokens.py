@@ -136,3 +136,18 @@ def test_prepare_counts_like_tiktoken(tmp_path: Path) -> None:
     assert stats.p10 <= stats.p50 <= stats.p90 <= stats.max
     assert stats.p50 in per_example
     assert (stats.missing_system, stats.missing_user) == (12, 0)
+
+
+def test_remembered_counts_stay_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.datasets.tokens as tokens
+
+    monkeypatch.setattr(tokens, "_MEMO_MAX_ENTRIES", 3)
+    monkeypatch.setattr(tokens, "_memos", {})
+    enc = get_encoding(O200K)
+    texts = [f"message {i} 消息" * (i % 4 + 1) for i in range(20)] + ["x" * 3_000]
+    for _ in range(2):
+        for text in texts:
+            assert count_messages(enc, [{"role": "user", "content": text}]) == notebook_count(
+                enc, [{"role": "user", "content": text}]
+            )
+    assert len(tokens._memos[O200K]) <= 3
