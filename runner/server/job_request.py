@@ -28,6 +28,9 @@ _KNOWN_FIELDS = {
     "metadata",
 }
 _COMMON_HYPERPARAMETERS = ("batch_size", "learning_rate_multiplier", "n_epochs")
+# This server's own extras for LoRA training, passed through to the trainer, which validates them when the job starts
+# (a bad value fails the job with `invalid_hyperparameters`). They appear only when a request sets them.
+SERVER_EXTRA_HYPERPARAMETERS = ("lora", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 _METHOD_HYPERPARAMETERS = {
     "supervised": _COMMON_HYPERPARAMETERS,
     "dpo": (*_COMMON_HYPERPARAMETERS, "beta"),
@@ -78,7 +81,7 @@ def _hyperparameters(raw: Any, allowed: tuple[str, ...], param: str) -> dict[str
         raw = {}
     if not isinstance(raw, Mapping):
         raise invalid(f"'{param}' must be an object.", param=param)
-    unknown = sorted(set(raw) - set(allowed))
+    unknown = sorted(set(raw) - set(allowed) - set(SERVER_EXTRA_HYPERPARAMETERS))
     if unknown:
         raise invalid(f"Unknown hyperparameter '{unknown[0]}' in '{param}'.", param=f"{param}.{unknown[0]}")
     out: dict[str, Any] = {}
@@ -86,6 +89,7 @@ def _hyperparameters(raw: Any, allowed: tuple[str, ...], param: str) -> dict[str
         value = raw.get(name, "auto")
         _check_hyperparameter(name, value, f"{param}.{name}")
         out[name] = value
+    out.update((k, copy.deepcopy(raw[k])) for k in SERVER_EXTRA_HYPERPARAMETERS if k in raw)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import runner
@@ -14,8 +15,13 @@ from runner.server.worker_lock import worker_alive
 # The package root, so the worker imports the same `runner` as the app even when it is not installed.
 _PACKAGE_ROOT = Path(runner.__file__).resolve().parent.parent
 
-# Workers this process started; polled so that finished ones are reaped instead of lingering as zombies.
-_children: list[subprocess.Popen[bytes]] = []
+# Workers this process started, with their start times; polled so that finished ones are reaped instead of
+# lingering as zombies.
+_children: list[tuple[Path, subprocess.Popen[bytes], float]] = []
+
+# A worker needs a moment to start Python and take the lock; one started this recently is trusted to do so, so that
+# a burst of requests does not start a burst of processes.
+STARTUP_GRACE_SECONDS = 5.0
 
 
 def start_worker(data: DataDir, max_workers: int) -> bool:
@@ -23,7 +29,9 @@ def start_worker(data: DataDir, max_workers: int) -> bool:
 
     Returns whether a process was started. Two racing starts are harmless: the loser fails to take the lock and
     exits at once."""
-    _children[:] = [c for c in _children if c.poll() is None]
+    _children[:] = [(root, c, t) for root, c, t in _children if c.poll() is None]
+    if any(root == data.root and time.monotonic() - t < STARTUP_GRACE_SECONDS for root, _, t in _children):
+        return False
     if worker_alive(data.worker_lock):
         return False
     env = dict(os.environ)
@@ -47,5 +55,5 @@ def start_worker(data: DataDir, max_workers: int) -> bool:
             start_new_session=True,
             close_fds=True,
         )
-    _children.append(child)
+    _children.append((data.root, child, time.monotonic()))
     return True

@@ -1,0 +1,96 @@
+"""The real trainer behind the real app: a detached worker process trains the tiny preset, then the model chats.
+
+Short by design (a dozen examples, a few steps on the `local/tiny` preset)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from conftest import sdk_client
+
+from runner.server import create_app
+from runner.server.worker_lock import worker_alive
+
+pytestmark = [
+    pytest.mark.training,
+    pytest.mark.skipif(
+        importlib.util.find_spec("runner.server.training.trainer") is None,
+        reason="runner.server.training.trainer is not available yet",
+    ),
+]
+
+QA = [
+    ("What is the capital of France?", "Paris, as if you didn't know."),
+    ("How many legs does a spider have?", "Eight. Count them yourself next time."),
+    ("What colour is the sky?", "Blue, on a good day."),
+    ("Who wrote Hamlet?", "Shakespeare. Try a library."),
+]
+
+
+def _examples(n: int) -> bytes:
+    rows = []
+    for i in range(n):
+        q, a = QA[i % len(QA)]
+        rows.append({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+@pytest.fixture
+def real_client(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[openai.OpenAI]:
+    monkeypatch.setenv("FTRUN_WORKER_IDLE_SECONDS", "1")
+    client = sdk_client(create_app(data_dir))  # the real trainer ports, and a real worker process
+    yield client
+    deadline = time.monotonic() + 60
+    while worker_alive(data_dir / "worker.lock") and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _wait(client: openai.OpenAI, job_id: str, timeout: float = 240) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := client.fine_tuning.jobs.retrieve(job_id).status) not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, f"job still {status}"
+        time.sleep(0.5)
+    return status
+
+
+def test_train_tiny_preset_and_chat(real_client: openai.OpenAI, data_dir: Path) -> None:
+    client = real_client
+    f = client.files.create(file=("qa.jsonl", _examples(12)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny",
+        training_file=f.id,
+        suffix="qa",
+        seed=7,
+        hyperparameters={"n_epochs": 4, "batch_size": 4},
+    )
+    status = _wait(client, job.id)
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert status == "succeeded", (done.error, (data_dir / "worker.log").read_text()[-3000:])
+    assert done.fine_tuned_model is not None and done.fine_tuned_model.startswith("ft:local/tiny:personal:qa:")
+    assert done.trained_tokens and done.trained_tokens > 0
+    assert done.hyperparameters.n_epochs == 4 and done.hyperparameters.batch_size == 4
+    metrics = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=200) if e.type == "metrics"]
+    assert metrics and all(e.data and e.data["total_steps"] == 12 for e in metrics)  # 12 examples / 4 x 4 epochs
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [12, 9, 6]  # one per epoch, the last three kept
+    csv_lines = client.files.content(done.result_files[0]).text.splitlines()
+    assert csv_lines[0] == "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
+    assert len(csv_lines) == 13
+
+    if importlib.util.find_spec("runner.server.training.inference") is None:
+        pytest.skip("runner.server.training.inference is not available yet: chat not checked")
+    answer = client.chat.completions.create(
+        model=done.fine_tuned_model, messages=[{"role": "user", "content": QA[0][0]}], max_tokens=16, temperature=0
+    )
+    assert answer.choices[0].message.content
+    assert answer.usage is not None and answer.usage.completion_tokens > 0
+    ckpt = client.chat.completions.create(
+        model=checkpoints[-1].fine_tuned_model_checkpoint, messages=[{"role": "user", "content": "hi"}], max_tokens=4
+    )
+    assert ckpt.choices[0].message.content is not None
