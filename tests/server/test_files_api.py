@@ -51,7 +51,7 @@ def test_list_order_purpose_and_pagination(client: openai.OpenAI) -> None:
     assert [f.id for f in client.files.list(purpose="fine-tune", order="asc")] == ids
     page = client.files.list(purpose="fine-tune", order="asc", limit=2)
     assert [f.id for f in page.data] == ids[:2] and page.has_more
-    assert (page.first_id, page.last_id) == (ids[0], ids[1])
+    assert (page.first_id, page.last_id) == (ids[0], ids[1])  # type: ignore[attr-defined]
     # the SDK follows `after` across pages
     assert [f.id for f in client.files.list(purpose="fine-tune", order="asc", limit=2)] == ids
     last = client.files.list(purpose="fine-tune", order="asc", limit=2, after=ids[3])

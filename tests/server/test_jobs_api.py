@@ -336,3 +336,55 @@ def test_events_pagination(client: openai.OpenAI, worker: Worker, training_file:
     first = client.fine_tuning.jobs.list_events(job.id, limit=3)
     assert [e.id for e in first.data] == everything[:3] and first.has_more
     assert [e.id for e in client.fine_tuning.jobs.list_events(job.id, limit=3)] == everything
+
+
+def test_cancel_stops_a_running_trainer(
+    client: openai.OpenAI, data_dir: Path, training_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.server.datadir import DataDir
+
+    monkeypatch.setenv(server_fakes.STEP_SECONDS_ENV, "0.02")  # 150 steps take 3 s; control is read every 0.5 s
+
+    seen_steps: list[int] = []
+
+    class CancellingHooks:
+        def __init__(self, hooks: Any, job_id: str) -> None:
+            self.hooks, self.job_id = hooks, job_id
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.hooks, name)
+
+        def metrics(self, m: Any) -> None:
+            self.hooks.metrics(m)
+            seen_steps.append(m.step)
+            if m.step == 2:
+                assert client.fine_tuning.jobs.cancel(self.job_id).status == "cancelled"
+
+    def trainer(request: Any, hooks: Any) -> Any:
+        return server_fakes.train(request, CancellingHooks(hooks, request.job_id))  # type: ignore[arg-type]
+
+    w = Worker(DataDir.at(data_dir), trainer=trainer, resolve_hyperparameters=server_fakes.resolve_hyperparameters)
+    job = _create(client, training_file, hyperparameters={"n_epochs": 50})
+    w.run_until_idle()
+    cancelled = client.fine_tuning.jobs.retrieve(job.id)
+    assert cancelled.status == "cancelled" and cancelled.fine_tuned_model is None
+    assert seen_steps[-1] < 150  # stopped at a control poll, long before the 150 steps asked for
+
+
+def test_control_reads_the_status_at_most_every_poll_interval(client: openai.OpenAI, worker: Worker) -> None:
+    from runner.server.job_hooks import JobHooks
+
+    f = client.files.create(file=("t.jsonl", chat_examples(12)), purpose="fine-tune")
+    job = _create(client, f.id)
+    worker.store.update_job(job.id, status="running")
+    now = [100.0]
+    hooks = JobHooks(worker.store, worker.data, job.id, "ft:x:personal:", poll_seconds=0.5, clock=lambda: now[0])
+    assert hooks.control() == "continue"
+    client.fine_tuning.jobs.pause(job.id)
+    now[0] += 0.4
+    assert hooks.control() == "continue"  # cached: no read yet
+    now[0] += 0.1
+    assert hooks.control() == "pause"
+    client.fine_tuning.jobs.cancel(job.id)
+    now[0] += 0.5
+    assert hooks.control() == "cancel"
