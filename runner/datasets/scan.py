@@ -13,6 +13,7 @@ import os
 from array import array
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,9 +169,13 @@ def scan_file(
     else:
         ranges = _ranges(path, size, max(workers, -(-size // chunk_bytes)))
         get_encoding(encoding)  # built once here; workers started by fork inherit it
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(scan_range, path, a, b, method, encoding, limit) for a, b in ranges]
-            parts = [f.result() for f in futures]
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(scan_range, path, a, b, method, encoding, limit) for a, b in ranges]
+                parts = [f.result() for f in futures]
+        except (BrokenProcessPool, AssertionError, OSError):
+            # no worker processes here (a daemon process, a sandbox without fork): scan in this process
+            parts = [scan_range(path, 0, size, method, encoding, limit)]
     return _merge(parts)
 
 

@@ -42,3 +42,25 @@ def test_parallel_scan_equals_serial(tmp_path: Path, chat: Callable[..., Any], j
         serial.billed_tokens,
     )
     assert serial.counts["duplicate_example"] == 250 and serial.counts["over_context_limit"] == 400
+
+
+def _scan_in_daemon(path: str, out: Any) -> None:
+    res = scan_file(Path(path), "supervised", "o200k_base", 20, workers=2, parallel_min_bytes=0, chunk_bytes=1_000)
+    out.put((res.examples, res.total_tokens))
+
+
+@pytest.mark.slow
+def test_scan_falls_back_to_one_process_where_workers_cannot_start(
+    tmp_path: Path, chat: Callable[..., Any], jsonl: Callable[..., bytes]
+) -> None:
+    import multiprocessing
+
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(jsonl(*(chat(i) for i in range(30))))
+    expected = scan_file(path, "supervised", "o200k_base", 20, workers=1)
+    queue: Any = multiprocessing.Queue()
+    daemon = multiprocessing.Process(target=_scan_in_daemon, args=(str(path), queue), daemon=True)
+    daemon.start()
+    got = queue.get(timeout=60)
+    daemon.join(timeout=10)
+    assert got == (expected.examples, expected.total_tokens)
