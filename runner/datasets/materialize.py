@@ -65,7 +65,7 @@ def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
     try:
         template = RecordTemplate.load(root, spec.template)
     except TemplateFailure as e:
-        raise MaterializeError(e.message, file=e.template, line=e.template_line, check=_template_check(e)) from e
+        raise MaterializeError(e.message, file=e.template, line=e.template_line, check=e.check) from e
     src = resolve_in_root(root, source, "source file")
     try:
         fmt = source_format(source, spec.source_fmt)
@@ -74,25 +74,16 @@ def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
             try:
                 text = template.render(record.fields, spec.vars)
             except TemplateFailure as e:
-                where = f"{e.template}:{e.template_line}" if e.template_line else e.template
                 raise MaterializeError(
-                    f"{e.message} (in {where}, rendering the record at {source}:{record.line})",
+                    f"{e.message} (rendering the record at {source}:{record.line})",
                     file=e.template,
                     line=e.template_line,
-                    check=_template_check(e),
+                    check=e.check,
                 ) from e
             if text is not None:
                 yield record.line, text
     except SourceError as e:
         raise MaterializeError(e.args[0], file=source, line=e.line, check="source_error") from e
-
-
-def _template_check(e: TemplateFailure) -> str:
-    if e.message.startswith("undefined variable"):
-        return "template_undefined"
-    if "SecurityError" in e.message or "unsafe" in e.message:
-        return "template_sandbox"
-    return "template_error"
 
 
 def write_rendered(spec: DataSpec, root: Path, out: ByteSink) -> list[int]:

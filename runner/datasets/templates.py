@@ -27,11 +27,14 @@ TEMPLATES_DIR = "templates"
 class TemplateFailure(Exception):
     """A template that cannot be loaded or rendered, with where it happened."""
 
-    def __init__(self, message: str, *, template: str, template_line: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, template: str, template_line: int | None = None, check: str = "template_error"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.template = template
         self.template_line = template_line
+        self.check = check  # template_undefined | template_sandbox | template_error
 
 
 def _json_default(value: Any) -> Any:
@@ -107,7 +110,20 @@ class RecordTemplate:
             out = self.template.render(context)
         except jinja2.UndefinedError as e:
             line = _template_line(e.__traceback__, self.templates_dir)
-            raise TemplateFailure(f"undefined variable: {e.message}", template=self.display, template_line=line) from e
+            raise TemplateFailure(
+                f"undefined variable: {e.message}",
+                template=self.display,
+                template_line=line,
+                check="template_undefined",
+            ) from e
+        except jinja2.exceptions.SecurityError as e:
+            line = _template_line(e.__traceback__, self.templates_dir)
+            raise TemplateFailure(
+                f"not allowed in the template sandbox: {e}",
+                template=self.display,
+                template_line=line,
+                check="template_sandbox",
+            ) from e
         except jinja2.TemplateNotFound as e:
             line = _template_line(e.__traceback__, self.templates_dir)
             raise TemplateFailure(

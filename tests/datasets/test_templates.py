@@ -93,6 +93,8 @@ def test_sandbox_escapes_fail_clearly(workspace: Path, body: str, needle: str) -
     (d,) = prepared.diagnostics
     assert d.severity is Severity.ERROR and needle in d.message
     assert d.file == "templates/evil.j2" and d.line == 2
+    if needle == "unsafe":
+        assert d.check == "template_sandbox"
 
 
 def test_template_outside_templates_folder_is_refused(workspace: Path) -> None:
