@@ -16,7 +16,7 @@ from runner.datasets.split import split_material
 from runner.datasets.tokens import context_limit, encoding_for_model
 from runner.diagnostics import Diagnostic, Severity
 
-SCAN_VERSION = "2"  # bump when checks or counting change, so cached results are recomputed
+SCAN_VERSION = "3"  # bump when checks or counting change, so cached results are recomputed
 
 
 def _severity(check: str) -> Severity:

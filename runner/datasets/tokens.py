@@ -194,8 +194,8 @@ def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, in
     """(tokens, assistant tokens) of a messages list, counted as OpenAI's data-prep notebook does.
 
     Σ over messages (3 + Σ tokens of every value, + 1 for a `name` key) + 3. Non-string values (weight, tool_calls)
-    are JSON-dumped; special-token text is counted as ordinary text. Assistant tokens are the tokens of assistant
-    `content` (and `tool_calls`, which the assistant also produces).
+    are JSON-dumped; special-token text is counted as ordinary text. Assistant tokens are the trained ones: the
+    `content` and `tool_calls` of assistant messages, except those with `weight: 0`.
     """
     total = TOKENS_REPLY_PRIMER
     assistant = 0
@@ -205,7 +205,7 @@ def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, in
         if not isinstance(message, dict):
             total += count(_text(message))
             continue
-        trained = message.get("role") == "assistant"
+        trained = message.get("role") == "assistant" and message.get("weight", 1) != 0
         for key, value in message.items():
             if value is None:
                 continue

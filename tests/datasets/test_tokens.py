@@ -83,6 +83,19 @@ def test_hand_computed_count() -> None:
     assert count_messages(enc, msgs) == (15, 2)
 
 
+def test_weight_zero_messages_are_not_trained_tokens() -> None:
+    enc = get_encoding(O200K)
+    msgs: list[dict[str, Any]] = [
+        {"role": "user", "content": "hello world"},
+        {"role": "assistant", "content": "hello world", "weight": 0},
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "hello world", "weight": 1},
+    ]
+    tokens, assistant = count_messages(enc, msgs)
+    assert tokens == notebook_count(enc, msgs)[0]
+    assert assistant == 2
+
+
 def test_special_token_text_is_counted_as_text() -> None:
     enc = get_encoding(O200K)
     tokens, _ = count_messages(enc, [{"role": "user", "content": "<|endoftext|>"}])
