@@ -196,6 +196,20 @@ def _message(e: openai.APIError) -> str:
     return e.message
 
 
+def _no_retry_on_daily_limit(response: httpx2.Response) -> None:
+    """The SDK retries every 429; a daily job limit will not lift within its retries, so say not to."""
+    if response.status_code == 429:
+        response.read()
+        if b"daily_rate_limit_exceeded" in response.content:
+            response.headers["x-should-retry"] = "false"
+
+
+def http_client(transport: httpx2.BaseTransport | None = None) -> httpx2.Client:
+    """The SDK's default HTTP client (timeouts, limits), with ftrun's retry rule."""
+    hooks = {"response": [_no_retry_on_daily_limit]}
+    return openai.DefaultHttpx2Client(transport=transport, event_hooks=hooks)  # type: ignore[arg-type]
+
+
 def connect(ws: Workspace, target: Target) -> OpenAIProvider:
     """A provider for `target`. The local target runs the built-in server in this process (no socket)."""
     if target.kind == "local":
@@ -205,7 +219,7 @@ def connect(ws: Workspace, target: Target) -> OpenAIProvider:
         client = openai.OpenAI(
             base_url="http://local.invalid/v1",
             api_key="local",
-            http_client=httpx2.Client(transport=httpx2.WSGITransport(app=app)),
+            http_client=http_client(httpx2.WSGITransport(app=app)),
             max_retries=0,
         )
         return OpenAIProvider(client, target)
@@ -221,5 +235,6 @@ def connect(ws: Workspace, target: Target) -> OpenAIProvider:
         organization=target.organization,
         project=target.project,
         max_retries=2,
+        http_client=http_client(),
     )
     return OpenAIProvider(client, target)
