@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from conftest import chat_examples, sdk_client
+from server_testkit import chat_examples, sdk_client
 
 from runner.server import UnsafeBind, create_app, serve
 from runner.server.serve import check_bind

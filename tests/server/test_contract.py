@@ -1,5 +1,5 @@
 """Every response shape the server produces, validated against OpenAI's OpenAPI spec (leniently, see
-openapi_schemas.DEVIATIONS). Skipped when the spec is not beside the checkout (../shared)."""
+server_openapi.DEVIATIONS). Skipped when the spec is not beside the checkout (../shared)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import httpx2
 import openai
 import pytest
 import server_fakes
-from conftest import chat_examples, preference_examples
+import server_openapi as openapi_schemas
+from server_testkit import chat_examples, preference_examples
 
 from runner.server.worker import Worker
-
-openapi_schemas = pytest.importorskip("openapi_schemas")
 
 pytestmark = pytest.mark.skipif(
     not openapi_schemas.SPEC_PATH.is_file(),
@@ -154,7 +153,7 @@ def test_every_response_matches_the_spec(http: httpx2.Client, client: openai.Ope
     rec.call("DeleteModelResponse", "DELETE", f"/v1/models/{done['fine_tuned_model']}")
     rec.call("DeleteFileResponse", "DELETE", f"/v1/files/{v['id']}")
 
-    for status, method, path, kw in [
+    error_calls: list[tuple[int, str, str, dict[str, Any]]] = [
         (404, "GET", "/v1/files/file-missing0000000000000000", {}),
         (404, "GET", "/v1/fine_tuning/jobs/ftjob-missing", {}),
         (400, "POST", f"/v1/fine_tuning/jobs/{job['id']}/cancel", {}),
@@ -167,6 +166,7 @@ def test_every_response_matches_the_spec(http: httpx2.Client, client: openai.Ope
         ),
         (404, "GET", "/v1/no/such/route", {}),
         (405, "DELETE", "/v1/fine_tuning/jobs", {}),
-    ]:
+    ]
+    for status, method, path, kw in error_calls:
         rec.call("ErrorResponse", method, path, status, **kw)
     assert len(set(rec.checked)) == 14

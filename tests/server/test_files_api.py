@@ -8,7 +8,7 @@ import flask
 import httpx2
 import openai
 import pytest
-from conftest import chat_examples, error_of
+from server_testkit import chat_examples, error_of
 
 
 def test_create_retrieve_content_delete(client: openai.OpenAI) -> None:

@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 import server_fakes
-from conftest import chat_examples, error_of, preference_examples
+from server_testkit import chat_examples, error_of, preference_examples
 
 from runner.server.worker import Worker
 

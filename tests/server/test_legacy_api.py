@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 import openai
-from conftest import chat_examples
+from server_testkit import chat_examples
 
 from runner.server.worker import Worker
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from conftest import sdk_client
+from server_testkit import sdk_client
 
 from runner.server import create_app
 from runner.server.worker_lock import worker_alive
@@ -76,7 +76,9 @@ def test_train_tiny_preset_and_chat(real_client: openai.OpenAI, data_dir: Path) 
     assert done.trained_tokens and done.trained_tokens > 0
     assert done.hyperparameters.n_epochs == 4 and done.hyperparameters.batch_size == 4
     metrics = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=200) if e.type == "metrics"]
-    assert metrics and all(e.data and e.data["total_steps"] == 12 for e in metrics)  # 12 examples / 4 x 4 epochs
+    assert metrics and all(
+        isinstance(e.data, dict) and e.data["total_steps"] == 12 for e in metrics
+    )  # 12 examples / 4 x 4 epochs
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [c.step_number for c in checkpoints] == [12, 9, 6]  # one per epoch, the last three kept
     csv_lines = client.files.content(done.result_files[0]).text.splitlines()

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from conftest import chat_examples
+from server_testkit import chat_examples
 
 
 def _upload(client: openai.OpenAI, size: int, filename: str = "big.jsonl") -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import openai
 import pytest
 import server_fakes
-from conftest import HERE, chat_examples, sdk_client, with_fakes
+from server_testkit import HERE, chat_examples, sdk_client, with_fakes
 
 from runner.server import create_app
 from runner.server.datadir import DataDir
@@ -80,24 +80,25 @@ def test_sigkill_mid_training_then_resume_from_checkpoint(
     client: openai.OpenAI, training_file: str, data_dir: Path, processes: WorkerProcesses
 ) -> None:
     job = client.fine_tuning.jobs.create(
-        model="local/tiny", training_file=training_file, hyperparameters={"n_epochs": 3}
+        model="local/tiny", training_file=training_file, hyperparameters={"n_epochs": 9}
     )
-    first = processes.start(step_seconds=0.15)
-    wait_for(lambda: _checkpoints(data_dir, job.id) == [3], what="the first checkpoint")
+    first = processes.start(step_seconds=0.3)
+    wait_for(lambda: bool(_checkpoints(data_dir, job.id)), what="the first checkpoint")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
-    assert _status(data_dir, job.id) == "running"  # left behind by the dead worker
+    last = max(_checkpoints(data_dir, job.id))
+    assert last < 27 and _status(data_dir, job.id) == "running"  # left behind by the dead worker, mid-training
     assert not worker_alive(data_dir / "worker.lock")  # the kernel let go of the lock
 
     second = processes.start()
     assert second.wait(timeout=60) == 0  # trains, then exits once idle
     done = client.fine_tuning.jobs.retrieve(job.id)
     assert done.status == "succeeded", done.error
-    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
-    assert "Training was interrupted (the worker stopped); resuming from its checkpoint at step 3" in messages
-    assert "fake trainer resumed at step 3" in messages
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=200)]
+    assert f"Training was interrupted (the worker stopped); resuming from its checkpoint at step {last}" in messages
+    assert f"fake trainer resumed at step {last}" in messages
     rows = client.files.content(done.result_files[0]).text.splitlines()[1:]
-    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 10))  # replayed steps are not duplicated
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 28))  # replayed steps are not duplicated
 
 
 def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, training_file: str, worker: Worker) -> None:
@@ -110,13 +111,17 @@ def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, traini
 
 
 def test_one_worker_per_data_dir(client: openai.OpenAI, training_file: str, processes: WorkerProcesses) -> None:
-    job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=training_file, hyperparameters={"n_epochs": 50}
+    )  # 150 steps of 0.2 s: still training while the second worker starts
     first = processes.start(step_seconds=0.2)
-    wait_for(lambda: worker_alive(processes.data_dir / "worker.lock"), what="the first worker")
+    wait_for(lambda: _status(processes.data_dir, job.id) == "running", what="the first worker to train")
     second = processes.start()
-    assert second.wait(timeout=30) == 0 and first.poll() is None  # the second one found the lock taken
-    assert first.wait(timeout=60) == 0
-    assert client.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+    assert second.wait(timeout=60) == 0  # found the lock taken and left
+    assert first.poll() is None and _status(processes.data_dir, job.id) == "running"
+    client.fine_tuning.jobs.cancel(job.id)
+    assert first.wait(timeout=60) == 0  # the trainer saw the cancel, then the worker went idle and exited
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "cancelled"
 
 
 def test_app_starts_a_detached_worker(
