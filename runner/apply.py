@@ -139,6 +139,23 @@ class Applier:
         self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
         self._save()
 
+    def destroy(self, *, delete_models: bool) -> State:
+        """Cancel every active run, optionally delete every fine-tuned model, and forget every experiment."""
+        for name, es in sorted(self.state.experiments.items()):
+            run = es.current_run
+            if run and run.active:
+                self._cancel(name, run.job_id)
+                self._save()
+            if delete_models:
+                for r in es.runs:
+                    if r.fine_tuned_model:
+                        self.provider.delete_model(r.fine_tuned_model)
+                        self.observer.step(f"{name}: deleted model {r.fine_tuned_model}")
+            self.state = self.state.without_experiment(name)
+            self.observer.step(f"{name}: forgotten")
+            self._save()
+        return self.state
+
     # -- creating jobs ---------------------------------------------------------------------------------------------
     def _ensure_file(self, ds: Dataset) -> str:
         known = self.state.files.get(ds.sha256)

@@ -551,18 +551,7 @@ def destroy(c: Context, auto_approve: bool, delete_models: bool) -> None:
             c.out.print(f"  [dim]{len(models)} fine-tuned model(s) are kept (--delete-models deletes them)[/dim]")
         if not auto_approve:
             _confirm(c, "Do you really want to destroy these?")
-        applier = Applier(c.store, provider, c.ws.name, {}, ConsoleObserver(c), state)
-        for name, es in sorted(state.experiments.items()):
-            run = es.current_run
-            if run and run.active:
-                applier._cancel(name, run.job_id)
-        if delete_models:
-            for m in models:
-                provider.delete_model(m)
-                c.out.print(f"  deleted {escape(m)}")
-        for name in list(applier.state.experiments):
-            applier.state = applier.state.without_experiment(name)
-        c.store.save(applier.state)
+        Applier(c.store, provider, c.ws.name, {}, ConsoleObserver(c), state).destroy(delete_models=delete_models)
         c.out.print("[bold green]Destroy complete.[/bold green]")
 
 

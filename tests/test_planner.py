@@ -277,3 +277,21 @@ def test_saved_plan_is_applied_only_while_fresh(h: Harness) -> None:
     fresh = json.loads(json.dumps(h.plan()[0].to_dict()))
     h.ws.experiment("beta", "description: other words\ntraining_file: data/train.jsonl\n")
     assert stale_reasons(fresh, h.plan()[0]) == ["the specs or the target changed since"]
+
+
+def test_destroy_cancels_active_jobs_keeps_models_unless_asked(h: Harness) -> None:
+    _, state = h.apply()
+    alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
+    assert alpha and beta
+    h.remote.finish(alpha)
+    state = Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(  # type: ignore[arg-type]
+        delete_models=False
+    )
+    assert state.experiments == {} and h.store.load().experiments == {}  # type: ignore[union-attr]
+    assert h.remote.jobs[beta].status == "cancelled" and h.remote.jobs[alpha].status == "succeeded"
+    assert h.remote.deleted_models == []
+    _, state = h.apply()
+    h.finish_all()
+    h.apply()
+    Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(delete_models=True)  # type: ignore[arg-type]
+    assert len(h.remote.deleted_models) == 2
