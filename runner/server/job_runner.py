@@ -72,6 +72,14 @@ class JobRunner:
             self._train(job)
         except TrainingFailed as e:
             self._fail(job_id, e.code, e.message, e.param)
+        except ImportError as e:
+            log.exception("job %s cannot train here", job_id)
+            self._fail(
+                job_id,
+                "server_error",
+                f"Training needs the optional 'local' dependencies (torch, transformers, peft), which could not be"
+                f" imported: {e}. Install them with: pip install 'ftrun[local]'",
+            )
         except Exception as e:
             log.exception("job %s failed", job_id)
             self._fail(job_id, "server_error", f"Training failed with an internal error: {type(e).__name__}: {e}")

@@ -286,7 +286,9 @@ def test_dpo_job_trains(client: openai.OpenAI, worker: Worker) -> None:
     assert done.method.dpo.hyperparameters is not None and done.method.dpo.hyperparameters.beta == 0.1
 
 
-def test_trainer_errors_fail_the_job(client: openai.OpenAI, worker: Worker, training_file: str) -> None:
+def test_trainer_errors_fail_the_job(
+    client: openai.OpenAI, worker: Worker, training_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
     known = _create(client, training_file, seed=server_fakes.SEED_TRAINING_FAILED)
     crash = _create(client, training_file, seed=server_fakes.SEED_CRASH)
     worker.run_until_idle()
@@ -301,6 +303,21 @@ def test_trainer_errors_fail_the_job(client: openai.OpenAI, worker: Worker, trai
     assert b.status == "failed" and b.error is not None
     assert b.error.code == "server_error" and "the fake trainer crashed" in b.error.message
     assert client.fine_tuning.jobs.list_events(crash.id).data[0].level == "error"
+    assert "Traceback" in caplog.text and "the fake trainer crashed" in caplog.text  # the worker log keeps the trace
+
+
+def test_missing_training_dependencies_fail_clearly(client: openai.OpenAI, data_dir: Path, training_file: str) -> None:
+    from runner.server.datadir import DataDir
+
+    def trainer(request: Any, hooks: Any) -> Any:
+        raise ModuleNotFoundError("No module named 'torch'")
+
+    w = Worker(DataDir.at(data_dir), trainer=trainer, resolve_hyperparameters=server_fakes.resolve_hyperparameters)
+    job = _create(client, training_file)
+    w.run_until_idle()
+    failed = client.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "server_error"
+    assert "pip install 'ftrun[local]'" in failed.error.message and "torch" in failed.error.message
 
 
 def test_max_workers_trains_jobs_side_by_side(data_dir: Path, client: openai.OpenAI, training_file: str) -> None:
