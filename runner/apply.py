@@ -54,6 +54,8 @@ class Applier:
     desired: Mapping[str, Desired]
     observer: Observer
     state: State
+    max_active_jobs: int | None = None  # the target's limit on jobs active at once (ftrun.yaml)
+    poll_interval: float = 1.0
 
     def _save(self) -> None:
         self.state = self.store.save(self.state)
@@ -202,6 +204,7 @@ class Applier:
             self._record(change, job, adopted=True)
             self.observer.step(f"{change.experiment}: found job {job.id} already created for this version, adopted")
             return
+        self._await_slot()
         request = JobRequest(
             model=exp.model,
             training_file=training_id,
@@ -223,6 +226,32 @@ class Applier:
         failpoint("job-created")
         self._record(change, job, adopted=False)
         self.observer.step(f"{change.experiment}: created job {job.id}")
+
+    def _await_slot(self) -> None:
+        """Block until fewer than `max_active_jobs` of this workspace's jobs are active on the target."""
+        if not self.max_active_jobs:
+            return
+        announced = False
+        while True:
+            active = []
+            for name, es in self.state.experiments.items():
+                for run in es.runs:
+                    if not run.active:
+                        continue
+                    job = self.provider.get_job(run.job_id)
+                    if job is not None and job.status != run.status:
+                        self._update_run(name, job)
+                        self._save()
+                    if job is not None and job.status not in TERMINAL_STATUSES:
+                        active.append(run.job_id)
+            if len(active) < self.max_active_jobs:
+                return
+            if not announced:
+                self.observer.step(
+                    f"{len(active)} jobs active, the target's limit is {self.max_active_jobs}: waiting for a slot"
+                )
+                announced = True
+            time.sleep(self.poll_interval)
 
     def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
         assert change.training_hash and change.inputs is not None and change.metadata is not None

@@ -252,7 +252,16 @@ def apply(
         if p.has_changes and not auto_approve and saved is None:
             _confirm(c, "Do you want to perform these actions?")
         observer = ConsoleObserver(c)
-        applier = Applier(c.store, provider, c.ws.name, {d.experiment.name: d for d in loaded.desired}, observer, state)
+        applier = Applier(
+            c.store,
+            provider,
+            c.ws.name,
+            {d.experiment.name: d for d in loaded.desired},
+            observer,
+            state,
+            max_active_jobs=c.target.max_active_jobs,
+            poll_interval=c.target.poll_interval,
+        )
         if p.has_changes or p.refresh or p.drift:
             applier.apply(p)
             done = p.counts()

@@ -295,3 +295,37 @@ def test_destroy_cancels_active_jobs_keeps_models_unless_asked(h: Harness) -> No
     h.apply()
     Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(delete_models=True)  # type: ignore[arg-type]
     assert len(h.remote.deleted_models) == 2
+
+
+def test_max_active_jobs_waits_for_a_free_slot(h: Harness) -> None:
+    plan, loaded = h.plan()
+    polls = []
+    real_get = h.remote.get_job
+
+    def get_job(job_id: str):  # type: ignore[no-untyped-def]
+        polls.append(job_id)
+        if len(polls) == 3:  # the first job finishes while the second waits for a slot
+            h.remote.finish(job_id)
+        return real_get(job_id)
+
+    h.remote.get_job = get_job  # type: ignore[method-assign]
+    steps: list[str] = []
+
+    class Record(Silent):
+        def step(self, text: str) -> None:
+            steps.append(text)
+
+    state = Applier(
+        h.store,
+        h.remote,
+        "test-ws",
+        {d.experiment.name: d for d in loaded.desired},
+        Record(),
+        h.store.load_or_new("local"),
+        max_active_jobs=1,
+        poll_interval=0.01,
+    ).apply(plan)
+    assert h.remote.creates == 2
+    assert any("limit is 1: waiting" in s for s in steps)
+    first = state.experiments["alpha"].current_run
+    assert first is not None and first.status == "succeeded"
