@@ -24,7 +24,16 @@ from runner.diagnostics import ExitCode, FtrunError, Severity, SpecError, StateE
 from runner.plan import Action, Plan, make_plan, stale_reasons
 from runner.remote import Progress as JobProgress
 from runner.remote import Provider, RemoteJob
-from runner.render import diagnostics_text, money, plan_json, plan_markdown, plan_text, table
+from runner.render import (
+    dataset_report,
+    diagnostics_text,
+    estimate_text,
+    money,
+    plan_json,
+    plan_markdown,
+    plan_text,
+    table,
+)
 from runner.state import TERMINAL_STATUSES, State, StateStore
 from runner.workspace import Target, Workspace, find_root, load_workspace
 
@@ -145,6 +154,7 @@ def validate(c: Context, as_json: bool) -> None:
                                 "sha256": d.training.sha256,
                                 "examples": d.training.examples,
                                 "stats": asdict(d.training.stats) if d.training.stats else None,
+                        "checks": dict(d.training.check_counts),
                             },
                             "estimate": asdict(d.estimate) if d.estimate else None,
                         }
@@ -158,12 +168,19 @@ def validate(c: Context, as_json: bool) -> None:
     else:
         c.warn(loaded.diagnostics)
         if not has_errors(loaded.diagnostics):
+            reported: set[str] = set()
+            for d in loaded.desired:
+                for ds in (d.training, d.validation):
+                    if ds is not None and ds.sha256 not in reported:
+                        reported.add(ds.sha256)
+                        for line in dataset_report(ds):
+                            c.out.print(line)
             for d in loaded.desired:
                 stats = d.training.stats
                 tokens = f", {stats.total_tokens:,} tokens" if stats else ""
                 c.out.print(
                     f"[green]✓[/green] {escape(d.experiment.name)}: {escape(d.training.display)} "
-                    f"({d.training.examples} examples{tokens})"
+                    f"({d.training.examples} examples{tokens}); estimate {escape(estimate_text(d.estimate))}"
                 )
             c.out.print(f"[bold green]Valid:[/bold green] {len(loaded.desired)} experiment(s).")
     if has_errors(loaded.diagnostics):

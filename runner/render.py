@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
 from runner.plan import Action, Change, Estimate, Plan
 
@@ -254,6 +255,29 @@ def plan_markdown(plan: Plan) -> str:
             out += ["", f"**{title}:**"]
             out += [f"- {d.location + ': ' if d.location else ''}{d.message}" for d in group]
     return "\n".join(out) + "\n"
+
+
+def dataset_report(ds: Dataset) -> list[str]:
+    """What `validate` says about one data file: size, token distribution, findings per check."""
+    lines = [f"  [bold]{escape(ds.display)}[/bold] ({ds.role}, sha256 {ds.sha256[:12]}, {ds.bytes:,} bytes)"]
+    st = ds.stats
+    if st is not None:
+        lines.append(
+            f"    {st.examples:,} examples, {st.total_tokens:,} tokens ({st.assistant_tokens:,} trained), {st.encoding}"
+        )
+        lines.append(
+            f"    tokens per example: p10 {st.p10:,}, p50 {st.p50:,}, p90 {st.p90:,}, max {st.max:,}; "
+            f"{st.over_limit:,} over the {st.context_limit:,}-token limit"
+        )
+        if st.missing_system or st.missing_user:
+            lines.append(
+                f"    {st.missing_system:,} without a system message, {st.missing_user:,} without a user message"
+            )
+    else:
+        lines.append(f"    {ds.examples:,} examples")
+    for check, n in ds.check_counts:
+        lines.append(f"    [yellow]{escape(check)}[/yellow]: {n:,}")
+    return lines
 
 
 def plan_json(plan: Plan) -> str:
