@@ -54,6 +54,7 @@ class TrainingResult:
     model_dir: Path | None  # the final model (succeeded only)
     trained_tokens: int
     steps: int
+    checkpoint_dir: Path | None = None  # paused only: the checkpoint to pass back as TrainingRequest.resume_from
 
 
 class TrainingFailed(Exception):
