@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from runner.datasets.scan import _ranges, scan_file
+from runner.datasets.scan import _merge, _ranges, scan_file, scan_range
 
 
 def test_ranges_start_at_line_starts(tmp_path: Path) -> None:
@@ -64,3 +66,33 @@ def test_scan_falls_back_to_one_process_where_workers_cannot_start(
     got = queue.get(timeout=60)
     daemon.join(timeout=10)
     assert got == (expected.examples, expected.total_tokens)
+
+
+_LINES = st.sampled_from(
+    [
+        b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}',
+        '{"messages": [{"role": "user", "content": "你好"}, {"role": "assistant", "content": "x"}]}'.encode(),
+        b'{"messages": []}',
+        b"[1]",
+        b"{not json",
+        b"\xff\xfe",
+        b"",
+        b"   ",
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_LINES, st.booleans()), max_size=40), st.integers(min_value=1, max_value=9))
+def test_merged_ranges_equal_one_pass(tmp_path_factory: pytest.TempPathFactory, lines: Any, parts: int) -> None:
+    """Whatever the lines and however the file is cut, merging the ranges gives the one-pass result."""
+    path = tmp_path_factory.mktemp("merge") / "d.jsonl"
+    path.write_bytes(b"".join(raw + (b"\r\n" if crlf else b"\n") for raw, crlf in lines))
+    size = path.stat().st_size
+    whole = _merge([scan_range(path, 0, size, "supervised", "o200k_base", 20)])
+    pieces = _merge([scan_range(path, a, b, "supervised", "o200k_base", 20) for a, b in _ranges(path, size, parts)])
+    assert pieces.findings == whole.findings
+    assert pieces.counts == whole.counts
+    assert list(pieces.tokens) == list(whole.tokens)
+    assert (pieces.lines, pieces.examples, pieces.total_tokens) == (whole.lines, whole.examples, whole.total_tokens)
+    assert whole.lines == len(lines)
