@@ -69,7 +69,7 @@ def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
     src = resolve_in_root(root, source, "source file")
     try:
         fmt = source_format(source, spec.source_fmt)
-        records = read_records(src.read_bytes(), fmt, spec.source_opts)
+        records = read_records(src, fmt, spec.source_opts)
         for record in records:
             try:
                 text = template.render(record.fields, spec.vars)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,21 @@ def _text(data: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
-def csv_records(text: str) -> Iterator[Record]:
+def decoded_lines(path: Path) -> Iterator[str]:
+    """The file's lines as text, streamed (line endings kept, a leading byte-order mark dropped); invalid UTF-8
+    fails naming its line."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise SourceError(f"invalid UTF-8 at byte {e.start} of the line", lineno) from e
+            yield line.removeprefix("\ufeff") if lineno == 1 else line
+
+
+def csv_records(text: str | Iterable[str]) -> Iterator[Record]:
     """One record per CSV row (header row gives the field names), with the line each row starts on."""
-    lines = io.StringIO(text, newline="")
+    lines = io.StringIO(text, newline="") if isinstance(text, str) else text
     reader = csv.reader(lines)
     try:
         header = next(reader)
@@ -81,8 +93,9 @@ def csv_records(text: str) -> Iterator[Record]:
         start = reader.line_num + 1
 
 
-def jsonl_records(text: str) -> Iterator[Record]:
-    for lineno, line in enumerate(text.splitlines(), start=1):
+def jsonl_records(text: str | Iterable[str]) -> Iterator[Record]:
+    lines = text.splitlines() if isinstance(text, str) else text
+    for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -132,13 +145,18 @@ def json_array_records(text: str) -> Iterator[Record]:
         raise SourceError("expected ',' or ']' in the JSON array", line_at(i))
 
 
-def read_records(data: bytes, fmt: str, options: Mapping[str, Any]) -> Iterator[Record]:
-    text = _text(data)
+def read_records(data: bytes | Path, fmt: str, options: Mapping[str, Any]) -> Iterator[Record]:
+    """The records of a source given as bytes or as a file (streamed line by line, except a JSON array)."""
+    if isinstance(data, Path):
+        text: str | Iterable[str] = _text(data.read_bytes()) if fmt == "json" else decoded_lines(data)
+    else:
+        text = _text(data)
     if fmt == "csv":
         yield from csv_records(text)
     elif fmt == "jsonl":
         yield from jsonl_records(text)
     elif fmt == "json":
+        assert isinstance(text, str)
         yield from json_array_records(text)
     elif fmt == "chat_history":
         try:

@@ -50,6 +50,19 @@ def test_json_array_elements_know_their_line(objs: list[dict[str, Any]], one_per
     assert [r.line for r in got] == lines
 
 
+def test_files_stream_with_the_same_records_and_lines(tmp_path: Path) -> None:
+    data = '\ufeffquestion,answer\r\n"multi\r\nline",a\r\n\r\nq2,"b, c"\r\n'.encode()
+    path = tmp_path / "s.csv"
+    path.write_bytes(data)
+    from_file = list(read_records(path, "csv", {}))
+    assert from_file == list(read_records(data, "csv", {}))
+    assert [(r.line, r.fields["question"]) for r in from_file] == [(2, "multi\r\nline"), (5, "q2")]
+    path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
+    with pytest.raises(SourceError) as info:
+        list(read_records(path, "jsonl", {}))
+    assert info.value.line == 2
+
+
 def test_bad_sources_name_the_line() -> None:
     with pytest.raises(SourceError) as info:
         list(read_records(b'{"a": 1}\n\n{"a": \n', "jsonl", {}))
