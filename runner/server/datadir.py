@@ -5,7 +5,8 @@
   ftrun.sqlite3          the store (WAL mode)
   files/<file-id>        bytes of every stored file
   uploads/<upload_id>/<part_id>   parts of multipart uploads until they are completed
-  jobs/<ftjob-id>/       a job's work directory: checkpoints and the final model
+  jobs/<ftjob-id>/       a job's work directory, written by the trainer: checkpoints (the last three kept) and the
+                         final model
   worker.lock            held (flock) by the one live worker process
   worker.log             the worker's log, tracebacks of failed jobs included
 ```
