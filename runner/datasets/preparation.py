@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from runner.datasets.cache import DataCache, cache_for, key_of
 from runner.datasets.checks import CHECKS, METHODS, MIN_TRAINING_EXAMPLES
 from runner.datasets.materialize import Material, MaterializeError, materialize
 from runner.datasets.records import Dataset, DataSpec, PreparedData, TokenStats
-from runner.datasets.scan import FIRST_FINDINGS_PER_CHECK, percentile, scan_file
+from runner.datasets.scan import FIRST_FINDINGS_PER_CHECK, percentiles, scan_file
 from runner.datasets.split import split_material
 from runner.datasets.tokens import context_limit, encoding_for_model
 from runner.diagnostics import Diagnostic, Severity
@@ -30,17 +29,17 @@ def scan_cached(m: Material, method: str, encoding: str, limit: int, cache: Data
     if doc is not None:
         return doc
     res = scan_file(m.path, method, encoding, limit)
-    ordered = array("I", sorted(res.tokens))
+    p10, p50, p90, top = percentiles(res.tokens, (0.1, 0.5, 0.9, 1.0))
     doc = {
         "bytes": m.path.stat().st_size,
         "stats": {
             "examples": res.examples,
             "total_tokens": res.total_tokens,
             "assistant_tokens": res.assistant_tokens,
-            "p10": percentile(ordered, 0.1),
-            "p50": percentile(ordered, 0.5),
-            "p90": percentile(ordered, 0.9),
-            "max": int(ordered[-1]) if ordered else 0,
+            "p10": p10,
+            "p50": p50,
+            "p90": p90,
+            "max": top,
             "over_limit": res.over_limit,
             "billed_tokens_per_epoch": res.billed_tokens,
             "encoding": encoding,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from array import array
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -182,7 +183,7 @@ def scan_file(
 def _merge(parts: list[ScanResult]) -> ScanResult:
     out = ScanResult()
     offset = 0
-    seen: dict[int, int] = {}
+    seen: set[int] = set()  # digests of the examples so far (about 60 bytes each)
     for part in parts:
         for finding in part.findings:
             out.add(finding.line + offset, finding.check, finding.message)
@@ -193,9 +194,13 @@ def _merge(parts: list[ScanResult]) -> ScanResult:
         for i, digest in enumerate(part.digests, start=1):
             if digest == 0:
                 continue
-            first = seen.setdefault(digest, i + offset)
-            if first != i + offset:
+            if digest not in seen:
+                seen.add(digest)
+            elif out.counts.get("duplicate_example", 0) < FIRST_FINDINGS_PER_CHECK:
+                first = _first_line_of(digest, parts)
                 out.add(i + offset, "duplicate_example", f"exact duplicate of line {first}")
+            else:
+                out.counts["duplicate_example"] += 1
         out.lines += part.lines
         out.examples += part.examples
         out.total_tokens += part.total_tokens
@@ -210,9 +215,30 @@ def _merge(parts: list[ScanResult]) -> ScanResult:
     return out
 
 
-def percentile(sorted_values: array, q: float) -> int:
-    """Nearest-rank percentile of already sorted values (0 when empty)."""
-    if not sorted_values:
-        return 0
-    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return int(sorted_values[k])
+def _first_line_of(digest: int, parts: list[ScanResult]) -> int:
+    """The first line with this digest (only looked up for the few duplicates that are listed)."""
+    offset = 0
+    for part in parts:
+        try:
+            return part.digests.index(digest) + 1 + offset
+        except ValueError:
+            offset += part.lines
+    return 0
+
+
+def percentiles(values: array, qs: tuple[float, ...]) -> tuple[int, ...]:
+    """Nearest-rank percentiles of the values (0 when empty), in memory proportional to the distinct values."""
+    if not values:
+        return tuple(0 for _ in qs)
+    histogram = sorted(Counter(values).items())
+    n = len(values)
+    out = []
+    for q in qs:
+        rank = min(n - 1, max(0, round(q * (n - 1))))
+        seen = 0
+        for value, count in histogram:
+            seen += count
+            if seen > rank:
+                out.append(int(value))
+                break
+    return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.datasets.scan import _merge, _ranges, scan_file, scan_range
+from runner.datasets.scan import _merge, _ranges, percentiles, scan_file, scan_range
 
 
 def test_ranges_start_at_line_starts(tmp_path: Path) -> None:
@@ -96,3 +97,12 @@ def test_merged_ranges_equal_one_pass(tmp_path_factory: pytest.TempPathFactory, 
     assert list(pieces.tokens) == list(whole.tokens)
     assert (pieces.lines, pieces.examples, pieces.total_tokens) == (whole.lines, whole.examples, whole.total_tokens)
     assert whole.lines == len(lines)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=70_000), max_size=60))
+def test_percentiles_from_histogram_equal_nearest_rank(values: list[int]) -> None:
+    qs = (0.1, 0.5, 0.9, 1.0)
+    ordered = sorted(values)
+    expected = tuple(ordered[min(len(values) - 1, round(q * (len(values) - 1)))] if values else 0 for q in qs)
+    assert percentiles(array("I", values), qs) == expected
