@@ -53,15 +53,8 @@ class JobRunner:
 
     # -- queued -> running -> succeeded | failed | cancelled | paused -----------------------------------------
     def claim(self, job_id: str) -> bool:
-        job = self.store.get_job(job_id)
-        if job is None:
-            return False
         return self.store.update_job(
-            job_id,
-            expect=("queued",),
-            event=("info", "Fine-tuning job started"),
-            status="running",
-            attempts=job["attempts"] + 1,
+            job_id, expect=("queued",), event=("info", "Fine-tuning job started"), status="running"
         )
 
     def train(self, job_id: str) -> None:
@@ -190,11 +183,11 @@ class JobRunner:
             error={"code": code, "message": message, "param": param},
         )
 
-    def fail_interrupted(self, job_id: str, attempts: int) -> None:
+    def fail_interrupted(self, job_id: str, interruptions: int) -> None:
         self._fail(
             job_id,
             "server_error",
-            f"Training was interrupted {attempts} times (the worker process stopped unexpectedly); giving up.",
+            f"Training was interrupted {interruptions} times (the worker process stopped unexpectedly); giving up.",
         )
 
     def _file_path(self, file_id: str) -> Path:

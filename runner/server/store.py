@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     trained_tokens INTEGER,
     result_files TEXT NOT NULL,
     n_examples INTEGER,
-    attempts INTEGER NOT NULL DEFAULT 0
+    interruptions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE TABLE IF NOT EXISTS events (

@@ -4,8 +4,8 @@ Started by the app (`worker_launcher.start_worker`) whenever there is work and n
 been idle for a while. `python -m runner.server.worker --data-dir DIR [--max-workers N] [--idle-exit SECONDS]`.
 
 On start it recovers jobs a dead worker left `running`: each is queued again to resume from its latest checkpoint,
-or failed once it has been interrupted `MAX_ATTEMPTS` times. `Worker` can also be driven in-process with an injected
-trainer (`run_until_idle`), which is how the unit tests exercise it.
+or failed once it has been interrupted `MAX_INTERRUPTIONS` times. `Worker` can also be driven in-process with an
+injected trainer (`run_until_idle`), which is how the unit tests exercise it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from runner.server.worker_lock import WorkerLock
 
 log = logging.getLogger("runner.server.worker")
 
-MAX_ATTEMPTS = 3
+MAX_INTERRUPTIONS = 3  # a job whose worker died this many times is failed instead of resumed again
 DEFAULT_IDLE_EXIT_SECONDS = 60.0
 IDLE_EXIT_ENV = "FTRUN_WORKER_IDLE_SECONDS"  # overrides the default idle time before the worker exits
 POLL_SECONDS = 0.25
@@ -56,8 +56,9 @@ class Worker:
         for job in self.store.jobs_with_status("running"):
             if job["id"] in self._threads:
                 continue
-            if job["attempts"] >= MAX_ATTEMPTS:
-                self.runner.fail_interrupted(job["id"], job["attempts"])
+            interruptions = job["interruptions"] + 1
+            if interruptions >= MAX_INTERRUPTIONS:
+                self.runner.fail_interrupted(job["id"], interruptions)
                 continue
             checkpoints = self.store.list_checkpoints(job["id"])
             where = f"its checkpoint at step {checkpoints[0]['step']}" if checkpoints else "the beginning"
@@ -66,6 +67,7 @@ class Worker:
                 expect=("running",),
                 event=("warn", f"Training was interrupted (the worker stopped); resuming from {where}"),
                 status="queued",
+                interruptions=interruptions,
             )
 
     def step(self) -> bool:

@@ -18,7 +18,7 @@ from server_testkit import HERE, chat_examples, sdk_client, with_fakes
 
 from runner.server import create_app
 from runner.server.datadir import DataDir
-from runner.server.worker import MAX_ATTEMPTS, Worker
+from runner.server.worker import MAX_INTERRUPTIONS, Worker
 from runner.server.worker_lock import worker_alive
 
 REPO = HERE.parents[1]
@@ -103,7 +103,11 @@ def test_sigkill_mid_training_then_resume_from_checkpoint(
 
 def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, training_file: str, worker: Worker) -> None:
     job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
-    worker.store.update_job(job.id, status="running", attempts=MAX_ATTEMPTS)
+    for _ in range(MAX_INTERRUPTIONS - 1):  # a worker dies under the job, and the next one requeues it
+        worker.store.update_job(job.id, status="running")
+        worker.recover()
+        assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    worker.store.update_job(job.id, status="running")
     worker.recover()
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None

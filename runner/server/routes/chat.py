@@ -9,7 +9,7 @@ import flask
 from runner.server.chat import complete, parse_messages, parse_params
 from runner.server.context import ctx
 from runner.server.errors import invalid
-from runner.server.requests import json_body
+from runner.server.request_input import json_body
 from runner.server.routes.models import load_model
 
 bp = flask.Blueprint("chat", __name__)

@@ -10,7 +10,7 @@ from runner.server import ids
 from runner.server.context import ctx
 from runner.server.errors import invalid, not_found
 from runner.server.objects import file_object, list_object
-from runner.server.requests import form_file, query_int, save_limited
+from runner.server.request_input import form_file, query_int, save_limited
 from runner.server.store import now
 
 bp = flask.Blueprint("files", __name__)

@@ -12,7 +12,7 @@ from runner.server.context import ctx
 from runner.server.errors import invalid
 from runner.server.job_request import parse_job_request
 from runner.server.objects import checkpoint_object, event_object, job_object, list_object
-from runner.server.requests import json_body, query_int
+from runner.server.request_input import json_body, query_int
 
 bp = flask.Blueprint("jobs", __name__)
 

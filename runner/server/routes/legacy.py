@@ -16,7 +16,7 @@ from runner.server.context import ctx
 from runner.server.errors import ApiError, invalid
 from runner.server.job_request import parse_job_request
 from runner.server.objects import job_object
-from runner.server.requests import json_body
+from runner.server.request_input import json_body
 from runner.server.routes.files import store_upload
 from runner.server.routes.models import load_model
 
