@@ -1,5 +1,5 @@
 """`python -m runner.server [--host H] [--port P] [--data-dir D] [--max-workers N]`; API keys come from
-`FTRUN_SERVER_API_KEYS` (comma-separated) so they never show in a process listing."""
+`FTRUN_SERVER_API_KEY` (comma-separated) so they never show in a process listing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from runner.server.serve import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, UnsafeBind, serve
 
-API_KEYS_ENV = "FTRUN_SERVER_API_KEYS"
+API_KEYS_ENV = "FTRUN_SERVER_API_KEY"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         serve(args.host, args.port, args.data_dir, keys, args.max_workers)
     except UnsafeBind as e:
-        print(f"error: {e}", file=sys.stderr)
+        for d in e.diagnostics:
+            print(f"error: {d.message}" + (f"\n  hint: {d.hint}" if d.hint else ""), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
+from runner.diagnostics import FtrunError
 from runner.server.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
@@ -19,8 +20,8 @@ DEFAULT_DATA_DIR = Path(".ftrun") / "server"
 log = logging.getLogger("runner.server")
 
 
-class UnsafeBind(ValueError):
-    """Refusal to listen beyond this machine without an API key."""
+class UnsafeBind(FtrunError):
+    """Refusal to listen beyond this machine without an API key (the CLI prints it like any user error)."""
 
 
 def is_loopback(host: str) -> bool:
@@ -38,8 +39,9 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, api_keys: Sequence[str]) -> None:
     if not is_loopback(host) and not any(api_keys):
         raise UnsafeBind(
-            f"Refusing to listen on {host}: it is reachable from other machines and no API key is set. Pass at"
-            " least one API key (every request must then send 'Authorization: Bearer <key>'), or bind 127.0.0.1."
+            f"Refusing to listen on {host}: it is reachable from other machines and no API key is set.",
+            hint="Pass at least one API key (every request must then send 'Authorization: Bearer <key>'),"
+            " or bind 127.0.0.1.",
         )
 
 

@@ -66,7 +66,7 @@ def test_serve_refuses_public_bind_without_key(data_dir: Path) -> None:
 
 
 def test_module_refuses_public_bind(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "FTRUN_SERVER_API_KEYS"}
+    env = {k: v for k, v in os.environ.items() if k != "FTRUN_SERVER_API_KEY"}
     r = subprocess.run(
         [sys.executable, "-m", "runner.server", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "d")],
         cwd=REPO,
@@ -116,7 +116,7 @@ def _free_port() -> int:
 
 def test_serve_subprocess_with_api_key(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "FTRUN_SERVER_API_KEYS": "sk-proc"}
+    env = {**os.environ, "FTRUN_SERVER_API_KEY": "sk-proc"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "runner.server", "--port", str(port), "--data-dir", str(tmp_path / "d")],
         cwd=REPO,
