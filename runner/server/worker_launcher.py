@@ -36,6 +36,7 @@ def start_worker(data: DataDir, max_workers: int) -> bool:
         return False
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the log is a file: no progress bars in it
     with data.worker_log.open("ab") as log:
         child = subprocess.Popen(
             [
