@@ -168,7 +168,8 @@ def scan_file(
     if workers <= 1 or size < parallel_min_bytes:
         parts = [scan_range(path, 0, size, method, encoding, limit)]
     else:
-        ranges = _ranges(path, size, max(workers, -(-size // chunk_bytes)))
+        # several ranges per worker, so a worker slowed by other load on the machine holds back less work
+        ranges = _ranges(path, size, max(workers * 4, -(-size // chunk_bytes)))
         get_encoding(encoding)  # built once here; workers started by fork inherit it
         try:
             with ProcessPoolExecutor(max_workers=workers) as pool:
