@@ -126,10 +126,35 @@ def prepare(
             )
         )
         return PreparedData(None, None, tuple(diags))
-    cache = cache_for(cache_dir)
+    try:
+        return _prepare(training, validation, diags, root, cache_for(cache_dir), experiment, model, method)
+    except OSError as e:  # an unreadable data file, a full disk, a cache folder that cannot be written
+        where = str(e.filename) if e.filename else str(cache_dir)
+        diags.append(
+            Diagnostic(
+                Severity.ERROR,
+                f"cannot read or write {where}: {e.strerror or e}",
+                file=training.file,
+                line=training.line,
+                experiment=experiment,
+                check="io",
+            )
+        )
+        return PreparedData(None, None, tuple(diags))
+
+
+def _prepare(
+    training: DataSpec,
+    validation: DataSpec | None,
+    diags: list[Diagnostic],
+    root: Path,
+    cache: DataCache,
+    experiment: str,
+    model: str,
+    method: str,
+) -> PreparedData:
     encoding = encoding_for_model(model)
     limit = context_limit(model)
-
     materials: list[tuple[str, Material]] = []
     try:
         train_m = materialize(training, root, cache)

@@ -187,3 +187,15 @@ def test_missing_file_names_the_spec_line(tmp_path: Path) -> None:
     assert prepared.training is None
     (d,) = prepared.diagnostics
     assert d.check == "missing-file" and d.file == "nope.jsonl" and "experiments/a.yaml:4" in (d.hint or "")
+
+
+def test_an_unwritable_cache_is_a_diagnostic_not_a_crash(tmp_path: Path, jsonl: Callable[..., bytes]) -> None:
+    (tmp_path / "d.jsonl").write_bytes(jsonl(*(_example(i) for i in range(10))))
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    spec = DataSpec(path="d.jsonl", file="experiments/a.yaml", line=3)
+    prepared = prepare(
+        spec, None, root=tmp_path, cache_dir=tmp_path / "cache", experiment="a", model="gpt-4o", method="supervised"
+    )
+    (d,) = prepared.diagnostics
+    assert (d.check, d.file, d.line, d.severity) == ("io", "experiments/a.yaml", 3, Severity.ERROR)
+    assert "cache" in d.message
