@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import openai
 import pytest
-from server_testkit import sdk_client
+from server_testkit import HERE, sdk_client
 
 from runner.server import create_app
 from runner.server.worker_lock import worker_alive
@@ -107,3 +111,43 @@ def test_train_tiny_preset_and_chat(real_client: openai.OpenAI, data_dir: Path) 
         model=checkpoints[-1].fine_tuned_model_checkpoint, messages=[{"role": "user", "content": "hi"}], max_tokens=4
     )
     assert ckpt.choices[0].message.content is not None
+
+
+def test_real_worker_killed_mid_training_resumes(data_dir: Path) -> None:
+
+    client = sdk_client(create_app(data_dir, start_worker=False))
+    f = client.files.create(file=("qa.jsonl", _examples(12)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=f.id, seed=3, hyperparameters={"n_epochs": 4, "batch_size": 4}
+    )
+    command = [sys.executable, "-m", "runner.server.worker", "--data-dir", str(data_dir), "--idle-exit", "0.5"]
+    env = {**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    log = (data_dir / "worker.log").open("ab")
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        procs.append(subprocess.Popen(command, cwd=HERE.parents[1], env=env, stdout=log, stderr=log))
+        return procs[-1]
+
+    first = start()
+    try:
+        deadline = time.monotonic() + 240
+        while not client.fine_tuning.jobs.checkpoints.list(job.id).data:
+            assert first.poll() is None and time.monotonic() < deadline, "no checkpoint before the worker stopped"
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        last = client.fine_tuning.jobs.checkpoints.list(job.id).data[0].step_number
+        assert start().wait(timeout=240) == 0  # resumes, finishes, then exits once idle
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        log.close()
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded", (done.error, (data_dir / "worker.log").read_text()[-3000:])
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=200)]
+    assert f"Resuming training from checkpoint at step {last}" in messages
+    steps = [int(line.split(",")[0]) for line in client.files.content(done.result_files[0]).text.splitlines()[1:]]
+    assert steps == list(range(1, 13))
