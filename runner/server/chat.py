@@ -12,8 +12,9 @@ from runner.server.errors import ApiError, invalid
 from runner.server.model_catalog import ResolvedModel
 from runner.server.training import GenerationParams, TrainingFailed
 
-MAX_N = 8
+MAX_N = 128
 MAX_STOP = 4
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 def _number(body: Mapping[str, Any], name: str, default: float, lo: float, hi: float) -> float:
@@ -38,8 +39,10 @@ def parse_messages(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         raise invalid("'messages' must be a non-empty array.", "messages")
     for i, m in enumerate(raw):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
-            raise invalid(f"Invalid 'messages[{i}]': expected an object with a 'role'.", f"messages[{i}]")
+        if not isinstance(m, Mapping) or m.get("role") not in ROLES:
+            raise invalid(
+                f"Invalid 'messages[{i}].role': expected one of {', '.join(sorted(ROLES))}.", f"messages[{i}].role"
+            )
         if m.get("content") is not None and not isinstance(m["content"], str | list):
             raise invalid(f"Invalid 'messages[{i}].content': expected a string or an array.", f"messages[{i}]")
     return [dict(m) for m in raw]

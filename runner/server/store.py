@@ -370,7 +370,7 @@ class Store:
         return self._one("SELECT * FROM models WHERE id=?", (model_id,))
 
     def list_models(self) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM models ORDER BY created, id")
+        return self._all("SELECT * FROM models ORDER BY created, rowid")
 
     def delete_model(self, model_id: str) -> bool:
         with self.transaction() as conn:

@@ -107,3 +107,6 @@ def test_chat_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="local/tiny", messages=[{"role": "user", "content": "x"}], n=0)
     assert bad.value.param == "n"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="local/tiny", messages=[{"role": "robot", "content": "x"}])  # type: ignore[misc,list-item]
+    assert bad.value.param == "messages[0].role"
