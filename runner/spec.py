@@ -68,18 +68,22 @@ def _data_spec(value: Any, located: Located, key: str) -> DataSpec:
     line = located.line((key,))
     if isinstance(value, str):
         return DataSpec(path=value, file=located.file, line=line)
-    if "path" in value:
-        return DataSpec(path=value["path"], file=located.file, line=line)
     split = value.get("split")
+    if "path" in value:
+        return DataSpec(path=value["path"], split=_split(split), file=located.file, line=line)
     source = value["source"]
     return DataSpec(
         template=value["template"],
         source=source,  # a path, or a mapping with `path` and options of the source's format
         vars=dict(value.get("vars") or {}),
-        split=Split(validation=float(split["validation"]), seed=int(split.get("seed", 0))) if split else None,
+        split=_split(split),
         file=located.file,
         line=line,
     )
+
+
+def _split(value: Any) -> Split | None:
+    return Split(validation=float(value["validation"]), seed=int(value.get("seed", 0))) if value else None
 
 
 def _method(value: Any) -> Method:

@@ -89,12 +89,17 @@ def _dataset(role: str, m: Material, doc: Mapping[str, Any]) -> Dataset:
 
 
 def _failure(e: MaterializeError, role: str, spec: DataSpec, experiment: str) -> Diagnostic:
-    hint = None
-    if e.check == "missing-file":
-        hint = f"declared as {role} data" + (f" at {spec.file}:{spec.line}" if spec.file and spec.line else "")
-    return Diagnostic(
-        Severity.ERROR, e.message, file=e.file, line=e.line, experiment=experiment, check=e.check, hint=hint
-    )
+    if e.check == "missing-file" and spec.file:
+        # A file that is not there has no line of its own: point at the spec line that names it.
+        return Diagnostic(
+            Severity.ERROR,
+            f"{role} data: {e.message}",
+            file=spec.file,
+            line=spec.line,
+            experiment=experiment,
+            check=e.check,
+        )
+    return Diagnostic(Severity.ERROR, e.message, file=e.file, line=e.line, experiment=experiment, check=e.check)
 
 
 def prepare(

@@ -186,7 +186,7 @@ def test_missing_file_names_the_spec_line(tmp_path: Path) -> None:
     )
     assert prepared.training is None
     (d,) = prepared.diagnostics
-    assert d.check == "missing-file" and d.file == "nope.jsonl" and "experiments/a.yaml:4" in (d.hint or "")
+    assert d.check == "missing-file" and (d.file, d.line) == ("experiments/a.yaml", 4) and "nope.jsonl" in d.message
 
 
 def test_an_unwritable_cache_is_a_diagnostic_not_a_crash(tmp_path: Path, jsonl: Callable[..., bytes]) -> None:
