@@ -170,3 +170,13 @@ def test_every_response_matches_the_spec(http: httpx2.Client, client: openai.Ope
     for status, method, path, kw in error_calls:
         rec.call("ErrorResponse", method, path, status, **kw)
     assert len(set(rec.checked)) == 14
+
+
+def test_objects_inside_the_original_apps_answers_match_the_spec(http: httpx2.Client) -> None:
+    r = http.post("/upload_files", files=[("files", ("m.jsonl", chat_examples(12), "application/jsonl"))])
+    file = r.json()["response"][0]["response"]
+    assert not openapi_schemas.errors_for("OpenAIFile", file)
+    job = http.post("/fine_tuning", json={"training_file": file["id"]}).json()["response"]
+    assert not openapi_schemas.errors_for("FineTuningJob", job)
+    again = http.post("/retrieve", json={"fine_tuning_job_id": job["id"]}).json()["response"]
+    assert not openapi_schemas.errors_for("FineTuningJob", again)
