@@ -69,7 +69,7 @@ def local_client(ws: Path) -> OpenAI:
 
 def test_example_workspace_end_to_end(example: Path) -> None:
     out = ok(ftrun(example, "plan"))
-    assert "Plan: 2 to create" in out and "Uploads: 1 file(s)" in out
+    assert "Plan: 4 to create" in out and "Uploads: 4 file(s)" in out  # marv and marv-quick share one file
     assert ftrun(example, "plan", "--detailed-exitcode").returncode == 2
 
     out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
@@ -81,23 +81,23 @@ def test_example_workspace_end_to_end(example: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes." in result.stdout
 
-    # The two experiments share one data file: one upload, recorded once in state.
+    # marv and marv-quick share one data file: it was uploaded once (faq's split makes two files, alice one).
     state = json.loads((example / "state" / "local.json").read_text())
-    assert len(state["files"]) == 1
+    assert len(state["files"]) == 4
     client = local_client(example)
-    assert len([f for f in client.files.list(purpose="fine-tune")]) == 1
+    uploaded = [f.filename for f in client.files.list(purpose="fine-tune")]
+    assert len(uploaded) == 4 and len([n for n in uploaded if n.startswith("marv.")]) == 1
     jobs = list(client.fine_tuning.jobs.list())
-    assert len(jobs) == 2 and {j.status for j in jobs} == {"succeeded"}
+    assert len(jobs) == 4 and {j.status for j in jobs} == {"succeeded"}
 
     model = ok(ftrun(example, "output", "marv")).strip()
     assert model.startswith("ft:") and "marv" in model
     assert ok(ftrun(example, "chat", "marv", QUESTION)).strip() == ANSWER
 
     status = json.loads(ok(ftrun(example, "status", "--json")))
-    assert {e["experiment"]: e["status"] for e in status["experiments"]} == {
-        "marv": "succeeded",
-        "marv-quick": "succeeded",
-    }
+    assert {e["experiment"]: e["status"] for e in status["experiments"]} == dict.fromkeys(
+        ("alice", "faq", "marv", "marv-quick"), "succeeded"
+    )
 
     # A hyperparameter change plans a retrain naming it; a description change only updates state.
     spec = example / "experiments" / "marv-quick.yaml"
@@ -121,8 +121,13 @@ def test_example_workspace_end_to_end(example: Path) -> None:
     assert quick_models and quick_models[0] in {m.id for m in client.models.list()}
 
 
+def only_marv(example: Path) -> None:
+    for name in ("marv-quick", "faq", "alice"):
+        (example / "experiments" / f"{name}.yaml").unlink()
+
+
 def test_apply_killed_after_the_server_accepted_a_job_is_adopted(example: Path) -> None:
-    (example / "experiments" / "marv-quick.yaml").unlink()
+    only_marv(example)
     proc = subprocess.Popen(
         [*FTRUN, "-C", str(example), "apply", "--auto-approve"],
         stdout=subprocess.PIPE,
@@ -167,7 +172,7 @@ def _free_port() -> int:
 
 
 def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) -> None:
-    (example / "experiments" / "marv-quick.yaml").unlink()
+    only_marv(example)
     port = _free_port()
     key = "test-key-for-this-run"
     ftrun_yaml = example / "ftrun.yaml"
