@@ -212,3 +212,56 @@ def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) 
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_a_program_using_only_the_openai_sdk_works_against_ftrun_serve(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(tmp_path / "server")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    root = Path(__file__).resolve().parents[1]
+    try:
+        env = {**os.environ, "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "unused"}
+        client = OpenAI(base_url=env["OPENAI_BASE_URL"], api_key="unused")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.models.list()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(root / "examples" / "sdk_client.py"),
+                str(root / "data" / "marv.jsonl"),
+                "--model",
+                "local/tiny",
+                "--question",
+                QUESTION,
+                "--system",
+                "Marv is a factual chatbot that is also sarcastic.",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+        out = ok(result)
+        assert "succeeded" in out and "checkpoint step" in out
+        assert "columns step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" in out
+        answers = [line for line in out.splitlines() if " answers: " in line]
+        assert len(answers) == 2 and all(line.endswith(ANSWER) for line in answers), out
+        assert ":ckpt-step-" in answers[1]
+        assert "deleted ft:" in out and ": True" in out
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
