@@ -40,12 +40,12 @@ PRESETS: dict[str, Preset] = {
         name="local/tiny",
         hidden_size=256,
         num_layers=4,
-        num_heads=4,
-        intermediate_size=512,
+        num_heads=8,
+        intermediate_size=1024,
         max_positions=1024,
         vocab_size=4096,
-        base_learning_rate=7e-4,
-        init_std=0.12,
+        base_learning_rate=5e-4,
+        init_std=0.2,
     ),
 }
 
