@@ -30,7 +30,7 @@ DEFAULT_BETA = 0.1
 
 # Base learning rates (multiplier 1.0), by trainable-parameter regime. Small models trained from a random
 # initialisation need large steps; real pretrained models want the usual fine-tuning rates.
-_FULL_SMALL, _FULL_LARGE = 7e-4, 2e-5
+_FULL_SMALL, _FULL_LARGE = 5e-4, 2e-5
 _LORA_SMALL, _LORA_LARGE = 5e-3, 2e-4
 _SMALL_MODEL_PARAMETERS = 50_000_000
 
