@@ -12,7 +12,7 @@ from runner.server.training.encoding import IGNORE, encode_chat
 from runner.server.training.examples import load_chat_examples, load_preference_examples
 from runner.server.training.tokenizer_builder import build_tokenizer
 
-CONVERSATION = [
+CONVERSATION: list[dict[str, object]] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "First question?"},
     {"role": "assistant", "content": "A bad first answer.", "weight": 0},
@@ -45,7 +45,7 @@ def test_every_assistant_turn_is_labelled_by_default(tmp_path: Path) -> None:
 
 
 def test_tool_calls_and_content_parts_become_text(tmp_path: Path) -> None:
-    conversation = [
+    conversation: list[dict[str, object]] = [
         {"role": "user", "content": [{"type": "text", "text": "Weather "}, {"type": "text", "text": "in Oslo?"}]},
         {
             "role": "assistant",

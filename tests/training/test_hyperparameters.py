@@ -72,10 +72,10 @@ def test_lora_options_have_defaults_and_appear_only_for_lora_jobs() -> None:
         "learning_rate_multiplier": 1.0,
         "lora": True,
         "lora_r": 8,
-        "lora_alpha": 16.0,
+        "lora_alpha": 16,
         "lora_dropout": 0.0,
         "lora_target_modules": "all-linear",
     }
     implied = resolve_hyperparameters("local/tiny", "supervised", {"lora_r": 4, "lora_target_modules": ["q_proj"]}, 16)
-    assert implied["lora"] is True and implied["lora_alpha"] == 8.0 and implied["lora_target_modules"] == ["q_proj"]
+    assert implied["lora"] is True and implied["lora_alpha"] == 8 and implied["lora_target_modules"] == ["q_proj"]
     assert "lora" not in resolve_hyperparameters("local/tiny", "supervised", {"lora": False}, 16)

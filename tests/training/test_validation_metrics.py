@@ -15,7 +15,9 @@ def test_validation_losses_are_reported(tmp_path: Path) -> None:
     assert result.status == "succeeded"
     with_valid = [m for m in hooks.metrics_log if m.valid_loss is not None]
     assert 5 <= len(with_valid) <= 16 and with_valid[-1].step == result.steps
-    assert with_valid[-1].valid_loss < with_valid[0].valid_loss  # trained on the same examples: it must fall
+    first_loss, last_loss = with_valid[0].valid_loss, with_valid[-1].valid_loss
+    assert first_loss is not None and last_loss is not None
+    assert last_loss < first_loss  # trained on the same examples: it must fall
     assert with_valid[-1].valid_mean_token_accuracy is not None
     full = [m for m in hooks.metrics_log if m.full_valid_loss is not None]
     assert [m.step for m in full] == [result.steps]

@@ -7,7 +7,7 @@ OpenAI's: `n_epochs` (1-50), `batch_size` (1-256), `learning_rate_multiplier` (>
 This server's extras, for parameter-efficient training with LoRA adapters (peft):
   `lora`: true to train a LoRA adapter instead of all weights (implied by any other `lora_*` key),
   `lora_r`: adapter rank, 1-256 (default 8),
-  `lora_alpha`: scaling numerator, > 0 (default 2 * lora_r),
+  `lora_alpha`: scaling numerator, an integer 1-4096 (default 2 * lora_r),
   `lora_dropout`: 0 <= p < 1 (default 0.0),
   `lora_target_modules`: "all-linear" (default) or a list of module names such as ["q_proj", "v_proj"].
 They appear in the resolved hyperparameters only for LoRA jobs, so other jobs look exactly like OpenAI's.
@@ -38,7 +38,7 @@ _SMALL_MODEL_PARAMETERS = 50_000_000
 @dataclass(frozen=True)
 class LoraSettings:
     r: int
-    alpha: float
+    alpha: int
     dropout: float
     target_modules: str | tuple[str, ...]
 
@@ -109,9 +109,7 @@ def _lora(requested: Mapping[str, Any]) -> dict[str, Any] | None:
     if flag is None and not others:
         return None
     r = _integer(requested, "lora_r", 1, 256) or 8
-    alpha = _number(requested, "lora_alpha")
-    if alpha is not None and alpha <= 0:
-        raise _bad("lora_alpha must be > 0", "lora_alpha")
+    alpha = _integer(requested, "lora_alpha", 1, 4096)
     dropout = _number(requested, "lora_dropout")
     if dropout is not None and not 0 <= dropout < 1:
         raise _bad("lora_dropout must be in [0, 1)", "lora_dropout")
@@ -127,7 +125,7 @@ def _lora(requested: Mapping[str, Any]) -> dict[str, Any] | None:
     return {
         "lora": True,
         "lora_r": r,
-        "lora_alpha": alpha if alpha is not None else float(2 * r),
+        "lora_alpha": alpha if alpha is not None else 2 * r,
         "lora_dropout": dropout if dropout is not None else 0.0,
         "lora_target_modules": targets,
     }

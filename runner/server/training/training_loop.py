@@ -72,7 +72,8 @@ def run(
     valid_every = max(1, total // VALID_EVALUATIONS)
     valid_sample = list(range(min(VALID_BATCH, objective.n_valid)))
     model.train()
-    order_epoch, order = -1, [[]]
+    order_epoch: int = -1
+    order: list[list[int]] = []
     last: StepMetrics | None = None
     while state.step < total:
         control = hooks.control()
@@ -105,9 +106,11 @@ def run(
         state.trained_tokens += outcome.tokens
         metrics = StepMetrics(state.step, total, loss, outcome.accuracy)
         if valid_sample and (state.step % valid_every == 0 or state.step == total):
-            metrics = replace(metrics, **_validation(model, objective, valid_sample, "valid"))
+            loss_v, accuracy_v = _validation(model, objective, valid_sample)
+            metrics = replace(metrics, valid_loss=loss_v, valid_mean_token_accuracy=accuracy_v)
         if state.step == total and objective.n_valid:
-            metrics = replace(metrics, **_validation(model, objective, list(range(objective.n_valid)), "full_valid"))
+            loss_v, accuracy_v = _validation(model, objective, list(range(objective.n_valid)))
+            metrics = replace(metrics, full_valid_loss=loss_v, full_valid_mean_token_accuracy=accuracy_v)
         hooks.metrics(metrics)
         last = metrics
         if state.step % spe == 0 and config.checkpoint_root is not None:
@@ -119,11 +122,11 @@ def run(
     return LoopOutcome("succeeded", state)
 
 
-def _validation(model: Any, objective: Objective, indices: list[int], prefix: str) -> dict[str, float | None]:
+def _validation(model: Any, objective: Objective, indices: list[int]) -> tuple[float, float | None]:
     import torch
 
     model.eval()
     with torch.no_grad():
         loss, accuracy = objective.evaluate(model, indices)
     model.train()
-    return {f"{prefix}_loss": loss, f"{prefix}_mean_token_accuracy": accuracy}
+    return loss, accuracy
