@@ -28,3 +28,29 @@ def test_a_directory_without_a_model_is_not_a_model(tmp_path: Path) -> None:
     with pytest.raises(TrainingFailed) as err:
         locate(str(tmp_path))
     assert err.value.code == "model_not_found"
+
+
+def _cache_model(cache: Path, repo_id: str, source: Path) -> None:
+    """Lay out `source` as the HF hub cache stores a downloaded repository."""
+    import shutil
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(source, snapshot)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+
+
+@pytest.mark.training
+def test_hub_id_from_the_local_cache(hf_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from training_support import run_job
+
+    cache = tmp_path / "hub"
+    _cache_model(cache, "acme/tiny-chat", hf_model_dir)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert base_models() == ["local/tiny", "acme/tiny-chat"]
+    source = locate("acme/tiny-chat")
+    assert source.kind == "directory" and source.path is not None and (source.path / "config.json").is_file()
+    result, hooks = run_job(tmp_path / "job", base_model="acme/tiny-chat", requested={"n_epochs": 1, "batch_size": 4})
+    assert result.status == "succeeded" and len(hooks.metrics_log) == 4

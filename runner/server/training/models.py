@@ -7,6 +7,7 @@ loading path serves training, resuming and inference. Nothing is ever downloaded
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,22 @@ def available_base_models() -> list[str]:
     return sorted(PRESETS) + sorted(_cached_hub_models())
 
 
+def hub_cache_dir() -> str:
+    """The HF hub cache, read when asked (HF_HUB_CACHE, else HF_HOME/hub, else huggingface_hub's default)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.environ["HF_HOME"], "hub")
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
 def _cached_hub_models() -> Iterable[str]:
     try:
         from huggingface_hub import scan_cache_dir
 
-        info = scan_cache_dir()
+        info = scan_cache_dir(hub_cache_dir())
     except Exception:  # no cache directory, or an unreadable one: nothing cached
         return []
     found = []
@@ -82,7 +94,7 @@ def locate(name: str) -> ModelSource:
     try:
         from huggingface_hub import snapshot_download
 
-        snapshot = snapshot_download(name, local_files_only=True)
+        snapshot = snapshot_download(name, local_files_only=True, cache_dir=hub_cache_dir())
     except Exception as exc:
         raise _not_found(name) from exc
     return ModelSource("directory", name, Path(snapshot))
