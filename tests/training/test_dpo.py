@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from training_support import MARV_PREFERENCES, read_jsonl, run_job
+from training_support import MARV_PREFERENCES, RecordingHooks, read_jsonl, run_job
 
-from runner.server.training import GenerationParams, TrainingFailed, generate
+from runner.server.training import GenerationParams, TrainingFailed, TrainingResult, generate
 from runner.server.training.examples import load_preference_examples
 from runner.server.training.models import load_model, load_tokenizer
 from runner.server.training.objectives import reference_logps
@@ -48,3 +48,23 @@ def test_dpo_needs_the_preference_format(tmp_path: Path) -> None:
     with pytest.raises(TrainingFailed) as err:
         run_job(tmp_path, method="dpo", training_file=MARV)
     assert err.value.code == "invalid_training_file"
+
+
+def test_dpo_with_lora_on_a_fine_tuned_model(tiny_sft: tuple[TrainingResult, RecordingHooks], tmp_path: Path) -> None:
+    """DPO on a model directory: no warm-up, the reference is the same model with the adapter still a no-op."""
+    sft, _ = tiny_sft
+    assert sft.model_dir is not None
+    result, hooks = run_job(
+        tmp_path,
+        base_model=str(sft.model_dir),
+        method="dpo",
+        training_file=MARV_PREFERENCES,
+        requested={"lora": True, "n_epochs": 3, "batch_size": 2},
+    )
+    assert result.status == "succeeded" and result.model_dir is not None
+    assert (result.model_dir / "adapter_config.json").is_file()
+    assert not (tmp_path / "dpo-start").exists()
+    assert hooks.losses[0] == pytest.approx(0.693, abs=0.01)  # policy == reference at the first step
+    first, last = hooks.losses[:8], hooks.losses[-8:]
+    assert sum(last) / len(last) < sum(first) / len(first)
+    assert _mean_margin(result.model_dir) > _mean_margin(sft.model_dir) + 1.0
