@@ -154,7 +154,7 @@ def validate(c: Context, as_json: bool) -> None:
                                 "sha256": d.training.sha256,
                                 "examples": d.training.examples,
                                 "stats": asdict(d.training.stats) if d.training.stats else None,
-                        "checks": dict(d.training.check_counts),
+                                "checks": dict(d.training.check_counts),
                             },
                             "estimate": asdict(d.estimate) if d.estimate else None,
                         }
@@ -530,7 +530,12 @@ def output(c: Context, name: str, as_json: bool) -> None:
 @cli.command()
 @click.argument("model")
 @click.argument("message")
-@click.option("--system", default=None, help="A system message to send first.")
+@click.option(
+    "--system",
+    default=None,
+    help="A system message to send first (default for an experiment: the one its training data uses most; "
+    "--system '' sends none).",
+)
 @click.option("--max-tokens", type=int, default=256, show_default=True)
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @pass_ctx
@@ -546,6 +551,9 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
                 f"{model} has no fine-tuned model yet (status: {run.status if run else 'no run'})",
                 hint="run `ftrun apply --wait` first",
             )
+        if system is None:
+            loaded = pipeline.load(c.ws, c.target, only=[model])
+            system = pipeline.system_prompt(loaded.desired[0].training.path) if loaded.desired else None
         model = run.fine_tuned_model
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
     answer = c.provider().chat(model, messages, max_tokens=max_tokens, temperature=temperature)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from runner import datasets
 from runner.diagnostics import Diagnostic
@@ -77,6 +81,20 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
             )
         )
     return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+
+
+def system_prompt(path: Path, *, sample: int = 1000) -> str | None:
+    """The system message most examples of a chat data file start with (what a model trained on it expects)."""
+    counts: Counter[str] = Counter()
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in itertools.islice(f, sample):
+            try:
+                messages = json.loads(line).get("messages") or []
+            except (json.JSONDecodeError, AttributeError):
+                continue
+            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+                counts[str(messages[0].get("content"))] += 1
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _key(d: Diagnostic) -> tuple[object, ...]:
