@@ -153,11 +153,11 @@ def _dpo(request: TrainingRequest, hooks: Hooks, config: Settings) -> TrainingRe
         state = resumed
     else:
         state = TrainerState(request.job_id, "dpo", str(start_dir), config.lora is not None, 0, 0, 0, 0, request.seed)
+        # The reference is the starting model itself, scored before the first step: full weights are untouched and
+        # a fresh LoRA adapter is a no-op (its B matrix starts at zero), so no second copy of the weights is held.
         model.eval()
-        reference = _reference_model(model)
-        state.reference_logps = reference_logps(reference, pairs, tokenizer.pad_token_id)
-        state.valid_reference_logps = reference_logps(reference, valid_pairs, tokenizer.pad_token_id)
-        del reference
+        state.reference_logps = reference_logps(model, pairs, tokenizer.pad_token_id)
+        state.valid_reference_logps = reference_logps(model, valid_pairs, tokenizer.pad_token_id)
         model.train()
     objective = PreferenceObjective(
         pairs, valid_pairs, state.reference_logps, state.valid_reference_logps, config.beta, tokenizer.pad_token_id
@@ -166,12 +166,6 @@ def _dpo(request: TrainingRequest, hooks: Hooks, config: Settings) -> TrainingRe
     hooks.message("info", f"DPO on {len(examples)} preference pairs for {config.n_epochs} epochs, beta {config.beta}")
     outcome = run(model, tokenizer, objective, loop, hooks, state, request.resume_from)
     return _finish(request, outcome, model, tokenizer)
-
-
-def _reference_model(model: Any) -> Any:
-    """The starting model itself: before the first step a fresh LoRA adapter is a no-op (B is zero-initialised) and
-    full weights are untouched, so the log-probs computed now are the frozen reference's."""
-    return model
 
 
 class _CancelOnly:
