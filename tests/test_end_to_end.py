@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -157,11 +158,17 @@ def test_apply_killed_after_the_server_accepted_a_job_is_adopted(example: Path) 
 
     out = ok(ftrun(example, "plan"))
     assert "will adopt an existing job" in out
+    # The killed apply's lock is still there: the next apply names it as stale, with the command that clears it.
+    locked = ftrun(example, "apply", "--auto-approve")
+    assert locked.returncode == 1 and "stale lock" in locked.stderr
+    unlock = re.search(r"ftrun force-unlock (\S+)", locked.stderr)
+    assert unlock, locked.stderr
+    ok(ftrun(example, "force-unlock", unlock.group(1)))
     out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
     assert "adopted job" in out
     jobs = list(client.fine_tuning.jobs.list())
     assert len(jobs) == 1 and jobs[0].status == "succeeded"
-    assert len(list(client.files.list())) == 1
+    assert len(list(client.files.list(purpose="fine-tune"))) == 1  # one upload (results files aside)
     assert ftrun(example, "plan", "--detailed-exitcode").returncode == 0
 
 
