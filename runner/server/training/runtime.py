@@ -29,8 +29,11 @@ def configure_torch() -> None:
     if _configured:
         return
     import torch
+    from transformers.utils import logging as hf_logging
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Loading a model is quick here and the server's output is a log or a user's terminal: no per-load progress bars.
+    hf_logging.disable_progress_bar()
     torch.set_num_threads(torch_threads())
     with contextlib.suppress(RuntimeError):  # already set, or parallel work has started in this process
         torch.set_num_interop_threads(1)
