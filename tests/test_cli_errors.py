@@ -105,3 +105,24 @@ def test_no_workspace_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-unt
     result = CliRunner().invoke(cli, ["-C", str(tmp_path), "plan"])
     assert result.exit_code == 1
     assert "no ftrun.yaml" in result.output and "ftrun init" in result.output
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('{"messages": [{"role": "user", "content": {{ questoin | tojson }}}]}', "'questoin' is undefined"),
+        ("{{ cycler.__init__.__globals__.os.environ }}", "unsafe"),
+        ("{{ open('/etc/passwd').read() }}", "'open' is undefined"),
+    ],
+)
+def test_bad_template_fails_apply_and_uploads_nothing(ws: Workspace, body: str, words: str) -> None:
+    ws.write("templates/t.jsonl.j2", body + "\n")
+    ws.write("data/q.csv", "question,answer\n" + "".join(f"q{i},a{i}\n" for i in range(12)))
+    ws.experiment("alpha", "training_file:\n  template: templates/t.jsonl.j2\n  source: data/q.csv\n")
+    before = ws.state_bytes()
+    code, out = run(ws, "apply", "--auto-approve")
+    assert code == 1, out
+    assert "templates/t.jsonl.j2:1" in out and words in out
+    assert ws.state_bytes() == before
+    files = ws.root / ".ftrun" / "server" / "files"
+    assert not files.exists() or not any(files.iterdir())
