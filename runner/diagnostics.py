@@ -45,14 +45,6 @@ class Diagnostic:
         }
 
 
-def error(message: str, **where: object) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, message, **where)  # type: ignore[arg-type]
-
-
-def warning(message: str, **where: object) -> Diagnostic:
-    return Diagnostic(Severity.WARNING, message, **where)  # type: ignore[arg-type]
-
-
 def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity is Severity.ERROR for d in diagnostics)
 

@@ -75,7 +75,7 @@ def estimate_text(e: Estimate | None) -> str:
 def diagnostic_text(d: Diagnostic) -> str:
     colour = {"error": "red", "warning": "yellow", "info": "blue"}[str(d.severity)]
     where = f"{escape(d.location)}: " if d.location else ""
-    exp = f"[{escape(d.experiment)}] " if d.experiment and not d.location else ""
+    exp = escape(f"[{d.experiment}] ") if d.experiment and not d.location else ""
     check = f" [dim]({escape(d.check)})[/dim]" if d.check else ""
     text = f"[bold {colour}]{d.severity}[/]: {where}{exp}{escape(d.message)}{check}"
     if d.hint:

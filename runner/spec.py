@@ -127,11 +127,8 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
     declared = located.data.get("name")
     name: str = declared if isinstance(declared, str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
-    diags = [
-        d
-        for d in check(Located(merged, rel, located.lines), "experiment", experiment=name)
-        if not _is_from_defaults(d, from_defaults, located)
-    ]
+    # Values that came from ftrun.yaml's defaults were checked, at their own lines, when the workspace loaded.
+    diags = check(Located(merged, rel, located.lines), "experiment", experiment=name, skip=from_defaults)
     if diags:
         return None, diags
     lines = {key: located.key_line((key,)) for key in located.data}
@@ -155,11 +152,6 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
         lines=lines,
     )
     return exp, []
-
-
-def _is_from_defaults(d: Diagnostic, from_defaults: set[str], located: Located) -> bool:
-    """Errors inside values that came from ftrun.yaml's defaults were reported when the workspace loaded."""
-    return d.check != "missing-key" and any(d.line == 1 and key not in located.data for key in from_defaults)
 
 
 def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]:

@@ -126,3 +126,13 @@ def test_bad_template_fails_apply_and_uploads_nothing(ws: Workspace, body: str, 
     assert ws.state_bytes() == before
     files = ws.root / ".ftrun" / "server" / "files"
     assert not files.exists() or not any(files.iterdir())
+
+
+def test_mistakes_are_caught_beside_workspace_defaults(ws: Workspace) -> None:
+    ws.write("ftrun.yaml", "workspace: test-ws\ndefaults:\n  model: local/tiny\n  seed: 3\n")
+    ws.experiment("alpha", "mdoel: gpt-4o\ntraining_file: data/train.jsonl\n")
+    ws.experiment("beta", "model: 5\ntraining_file: data/train.jsonl\n")
+    code, out = run(ws, "validate")
+    assert code == 1
+    assert "experiments/alpha.yaml:1: unknown key 'mdoel'" in out and "did you mean 'model'" in out
+    assert "experiments/beta.yaml:1: model: expected string" in out
