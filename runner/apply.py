@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from runner.datasets import Dataset
-from runner.diagnostics import ProviderError
+from runner.datasets import Dataset, sha256_file
+from runner.diagnostics import ProviderError, SpecError
 from runner.failpoints import failpoint
 from runner.plan import Action, Change, Desired, Plan
 from runner.remote import (
@@ -98,12 +98,8 @@ class Applier:
         for r in plan.refresh:
             self._update_run(r.experiment, r.job)
         for d in plan.drift:
-            es = self.state.experiments.get(d.experiment)
-            run = es.run(d.job_id) if es else None
-            if run and d.remote_status == "gone":
-                self.state = self.state.with_run(
-                    d.experiment, replace(run, status="gone"), current=es.current == run.job_id if es else False
-                )
+            if d.remote_status == "gone":
+                self._mark_gone(d.experiment, d.job_id)
         self._save()
 
     def _update_run(self, experiment: str, job: RemoteJob) -> None:
@@ -123,15 +119,24 @@ class Applier:
 
     def _cancel(self, experiment: str, job_id: str) -> None:
         try:
-            job = self.provider.cancel_job(job_id)
+            job: RemoteJob | None = self.provider.cancel_job(job_id)
         except ProviderError:
-            # It may have finished meanwhile (a terminal job cannot be cancelled): record what it is now.
-            found = self.provider.get_job(job_id)
-            if found is None or found.status not in TERMINAL_STATUSES:
+            # It may have finished, or gone, meanwhile (a terminal job cannot be cancelled): record what it is now.
+            job = self.provider.get_job(job_id)
+            if job is not None and job.status not in TERMINAL_STATUSES:
                 raise
-            job = found
+        if job is None:
+            self._mark_gone(experiment, job_id)
+            self.observer.step(f"{experiment}: job {job_id} no longer exists on the target")
+            return
         self._update_run(experiment, job)
         self.observer.step(f"{experiment}: job {job_id} {job.status}")
+
+    def _mark_gone(self, experiment: str, job_id: str) -> None:
+        es = self.state.experiments.get(experiment)
+        run = es.run(job_id) if es else None
+        if es is not None and run is not None:
+            self.state = self.state.with_run(experiment, replace(run, status="gone"), current=es.current == job_id)
 
     def _cancel_and_forget(self, change: Change) -> None:
         assert change.job_id
@@ -151,8 +156,9 @@ class Applier:
             if delete_models:
                 for r in es.runs:
                     if r.fine_tuned_model:
-                        self.provider.delete_model(r.fine_tuned_model)
-                        self.observer.step(f"{name}: deleted model {r.fine_tuned_model}")
+                        deleted = self.provider.delete_model(r.fine_tuned_model)
+                        what = "deleted" if deleted else "already gone:"
+                        self.observer.step(f"{name}: {what} model {r.fine_tuned_model}")
             self.state = self.state.without_experiment(name)
             self.observer.step(f"{name}: forgotten")
             self._save()
@@ -162,13 +168,20 @@ class Applier:
     def _ensure_file(self, ds: Dataset) -> str:
         known = self.state.files.get(ds.sha256)
         if known:
-            return known.file_id
+            if self.provider.get_file(known.file_id) is not None:
+                return known.file_id
+            self.observer.step(f"{ds.display}: {known.file_id} is no longer on the target")
         filename = upload_filename(ds)
         found = self.provider.find_file(filename, ds.bytes)
         if found:
             self.observer.step(f"{ds.display}: already on the target as {found.id}, reused")
             remote = found
         else:
+            if sha256_file(ds.path) != ds.sha256:
+                raise SpecError(
+                    f"{ds.display} changed after it was checked (its sha256 is no longer {ds.sha256[:12]})",
+                    hint="run the command again: it checks and uploads the new content",
+                )
             self.observer.step(f"{ds.display}: uploading ({_size(ds.bytes)})")
             remote = self.provider.upload_file(ds.path, filename)
             self.observer.step(f"{ds.display}: uploaded as {remote.id}")
@@ -242,7 +255,7 @@ class Applier:
                     if job is not None and job.status != run.status:
                         self._update_run(name, job)
                         self._save()
-                    if job is not None and job.status not in TERMINAL_STATUSES:
+                    if job is not None and job.status not in TERMINAL_STATUSES and job.status != "paused":
                         active.append(run.job_id)
             if len(active) < self.max_active_jobs:
                 return
@@ -286,7 +299,7 @@ class Applier:
             for name in experiments:
                 es = self.state.experiments.get(name)
                 run = es.current_run if es else None
-                if run is None or run.status in TERMINAL_STATUSES or run.status == "gone":
+                if run is None or run.status in TERMINAL_STATUSES or run.status in ("gone", "paused"):
                     continue
                 job = self.provider.get_job(run.job_id)
                 if job is None:
@@ -296,7 +309,7 @@ class Applier:
                 if (job.status, job.fine_tuned_model) != (run.status, run.fine_tuned_model):
                     self._update_run(name, job)
                     self._save()
-                if job.status not in TERMINAL_STATUSES:
+                if job.status not in TERMINAL_STATUSES and job.status != "paused":
                     pending.append(name)
             if not pending:
                 return self.state

@@ -161,6 +161,15 @@ class OpenAIProvider:
         return self._call(f"reading events of job {job_id}", run)
 
     # -- files -----------------------------------------------------------------------------------------------------
+    def get_file(self, file_id: str) -> RemoteFile | None:
+        def run() -> RemoteFile | None:
+            try:
+                return _file(self._client.files.retrieve(file_id))
+            except openai.NotFoundError:
+                return None
+
+        return self._call(f"reading file {file_id}", run)
+
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
         def run() -> RemoteFile | None:
             for f in self._client.files.list(purpose="fine-tune"):
@@ -179,7 +188,13 @@ class OpenAIProvider:
 
     # -- models ----------------------------------------------------------------------------------------------------
     def delete_model(self, model: str) -> bool:
-        return self._call(f"deleting model {model}", lambda: bool(self._client.models.delete(model).deleted))
+        def run() -> bool:
+            try:
+                return bool(self._client.models.delete(model).deleted)
+            except openai.NotFoundError:
+                return False
+
+        return self._call(f"deleting model {model}", run)
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str:
         def run() -> str:

@@ -46,11 +46,16 @@ class FakeProvider:
         return job
 
     def cancel_job(self, job_id: str) -> RemoteJob:
+        if job_id not in self.jobs:
+            raise ProviderError(f"no job {job_id}")
         job = self.jobs[job_id]
         if job.status in ("succeeded", "failed", "cancelled"):
             raise ProviderError(f"job {job_id} is already {job.status}")
         self.jobs[job_id] = job = replace(job, status="cancelled")
         return job
+
+    def get_file(self, file_id: str) -> RemoteFile | None:
+        return self.files.get(file_id)
 
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
         return next((f for f in self.files.values() if f.filename == filename and f.bytes == size), None)
@@ -70,6 +75,8 @@ class FakeProvider:
         return None
 
     def delete_model(self, model: str) -> bool:
+        if model in self.deleted_models:
+            return False
         self.deleted_models.append(model)
         return True
 

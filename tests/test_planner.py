@@ -329,3 +329,66 @@ def test_max_active_jobs_waits_for_a_free_slot(h: Harness) -> None:
     assert any("limit is 1: waiting" in s for s in steps)
     first = state.experiments["alpha"].current_run
     assert first is not None and first.status == "succeeded"
+
+
+def test_destroy_survives_jobs_and_models_removed_outside(h: Harness) -> None:
+    _, state = h.apply()
+    alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
+    assert alpha and beta
+    h.remote.finish(alpha)
+    h.apply()
+    del h.remote.jobs[beta]  # gone while state still thinks it is active
+    h.remote.deleted_models.append(h.remote.jobs[alpha].fine_tuned_model or "")  # deleted by hand
+    state = Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(  # type: ignore[arg-type]
+        delete_models=True
+    )
+    assert state.experiments == {}
+
+
+def test_a_file_gone_from_the_target_is_uploaded_again(h: Harness) -> None:
+    _, state = h.apply()
+    [record] = state.files.values()
+    del h.remote.files[record.file_id]
+    h.ws.experiment("gamma", "training_file: data/train.jsonl\nseed: 11\n")
+    _, state = h.apply()
+    assert h.remote.uploads == 2
+    assert h.remote.jobs[state.experiments["gamma"].current].training_file in h.remote.files  # type: ignore[index]
+
+
+def test_data_changed_between_check_and_upload_is_refused(h: Harness) -> None:
+    from runner.diagnostics import SpecError
+
+    plan, loaded = h.plan()
+    h.ws.write("data/train.jsonl", chat_lines(12, tag="edited"))
+    applier = Applier(
+        h.store,
+        h.remote,
+        "test-ws",
+        {d.experiment.name: d for d in loaded.desired},
+        Silent(),
+        h.store.load_or_new("local"),
+    )
+    with pytest.raises(SpecError, match="changed after it was checked"):
+        applier.apply(plan)
+    assert h.remote.uploads == 0 and h.remote.creates == 0
+
+
+def test_waiting_stops_at_a_paused_job(h: Harness) -> None:
+    from dataclasses import replace
+
+    plan, loaded = h.plan()
+    applier = Applier(
+        h.store,
+        h.remote,
+        "test-ws",
+        {d.experiment.name: d for d in loaded.desired},
+        Silent(),
+        h.store.load_or_new("local"),
+    )
+    state = applier.apply(plan)
+    alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
+    h.remote.jobs[alpha] = replace(h.remote.jobs[alpha], status="paused")  # type: ignore[index]
+    h.remote.finish(beta)  # type: ignore[arg-type]
+    state = applier.wait(["alpha", "beta"], poll_interval=0.01, timeout=5)
+    assert state.experiments["alpha"].current_run.status == "paused"  # type: ignore[union-attr]
+    assert state.experiments["beta"].current_run.status == "succeeded"  # type: ignore[union-attr]
