@@ -264,6 +264,18 @@ def make_plan(
                 hint="raise budget.max_usd in ftrun.yaml, or reduce epochs or data",
             )
         )
+    unpriced = [c.experiment for c in spending if c.estimate is None or c.estimate.usd is None]
+    if budget_max_usd is not None and unpriced:
+        diags.append(
+            Diagnostic(
+                Severity.WARNING,
+                f"the cost of {', '.join(unpriced)} cannot be estimated, so the budget of ${budget_max_usd:,.2f} "
+                "cannot be checked for it",
+                file="ftrun.yaml",
+                check="unpriced",
+                hint="add the model's training price per 1M tokens under `prices:` in ftrun.yaml",
+            )
+        )
     return Plan(
         target=target,
         endpoint=endpoint,

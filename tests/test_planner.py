@@ -392,3 +392,15 @@ def test_waiting_stops_at_a_paused_job(h: Harness) -> None:
     state = applier.wait(["alpha", "beta"], poll_interval=0.01, timeout=5)
     assert state.experiments["alpha"].current_run.status == "paused"  # type: ignore[union-attr]
     assert state.experiments["beta"].current_run.status == "succeeded"  # type: ignore[union-attr]
+
+
+def test_a_budget_that_cannot_be_checked_says_so(h: Harness) -> None:
+    h.ws.write(
+        "ftrun.yaml",
+        "workspace: test-ws\ndefaults:\n  model: some-unknown-model\n"
+        "targets:\n  local:\n    kind: local\n    free: false\nbudget:\n  max_usd: 5\n",
+    )
+    plan, _ = h.plan()
+    assert plan.new_spend_usd is None and not plan.has_errors
+    [warning] = [d for d in plan.diagnostics if d.check == "unpriced"]
+    assert "alpha, beta" in warning.message and "prices:" in (warning.hint or "")
