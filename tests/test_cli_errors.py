@@ -136,3 +136,23 @@ def test_mistakes_are_caught_beside_workspace_defaults(ws: Workspace) -> None:
     assert code == 1
     assert "experiments/alpha.yaml:1: unknown key 'mdoel'" in out and "did you mean 'model'" in out
     assert "experiments/beta.yaml:1: model: expected string" in out
+
+
+def test_data_outside_the_workspace_is_refused(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"messages": []}\n')
+    ws.experiment("alpha", f"training_file: ../{secret.name}\n")
+    code, out = run(ws, "validate")
+    assert code == 1 and "experiments/alpha.yaml:1" in out and "outside the workspace" in out
+    ws.experiment("alpha", f"training_file: {secret}\n")
+    code, out = run(ws, "validate")
+    assert code == 1 and "outside the workspace" in out
+
+
+def test_target_names_and_server_dirs_stay_inside(ws: Workspace) -> None:
+    ws.write("ftrun.yaml", "targets:\n  ../evil:\n    kind: local\n")
+    code, out = run(ws, "validate")
+    assert code == 1 and "ftrun.yaml" in out
+    ws.write("ftrun.yaml", "targets:\n  local:\n    kind: local\n    data_dir: ../elsewhere\n")
+    code, out = run(ws, "validate")
+    assert code == 1 and "ftrun.yaml:4" in out

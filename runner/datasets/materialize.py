@@ -50,7 +50,15 @@ class MaterializeError(Exception):
 
 
 def resolve_in_root(root: Path, relative: str, what: str) -> Path:
+    """A data file inside the workspace (a spec reviewed in a pull request must not reach files outside it)."""
     path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise MaterializeError(
+            f"{what} {relative} is outside the workspace: data must live in the repository",
+            file=relative,
+            line=None,
+            check="outside-workspace",
+        )
     if not path.is_file():
         raise MaterializeError(f"{what} not found: {relative}", file=relative, line=None, check="missing-file")
     return path

@@ -89,7 +89,7 @@ def _dataset(role: str, m: Material, doc: Mapping[str, Any]) -> Dataset:
 
 
 def _failure(e: MaterializeError, role: str, spec: DataSpec, experiment: str) -> Diagnostic:
-    if e.check == "missing-file" and spec.file:
+    if e.check in ("missing-file", "outside-workspace") and spec.file:
         # A file that is not there has no line of its own: point at the spec line that names it.
         return Diagnostic(
             Severity.ERROR,
