@@ -107,15 +107,7 @@ class Applier:
         run = es.run(job.id) if es else None
         if es is None or run is None:
             return
-        run = replace(
-            run,
-            status=job.status,
-            fine_tuned_model=job.fine_tuned_model,
-            trained_tokens=job.trained_tokens,
-            error=job.error,
-            finished_at=job.finished_at or (int(time.time()) if job.status in TERMINAL_STATUSES else None),
-        )
-        self.state = self.state.with_run(experiment, run, current=es.current == run.job_id)
+        self.state = self.state.with_run(experiment, run.observed(job, int(time.time())), current=es.current == job.id)
 
     def _cancel(self, experiment: str, job_id: str) -> None:
         try:

@@ -402,18 +402,7 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
         if run and run.status not in TERMINAL_STATUSES and run.status != "gone":
             job = provider.get_job(run.job_id)
             if job:
-                from dataclasses import replace
-
-                state = state.with_run(
-                    name,
-                    replace(
-                        run,
-                        status=job.status,
-                        fine_tuned_model=job.fine_tuned_model,
-                        trained_tokens=job.trained_tokens,
-                        error=job.error,
-                    ),
-                )
+                state = state.with_run(name, run.observed(job, int(time.time())))
     return state
 
 
@@ -627,7 +616,7 @@ def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tup
             data_dir = c.ws.server_dir(c.ws.target("local"))
         except FtrunError:
             data_dir = c.directory / ".ftrun" / "server"
-    keys = tuple(k for key in api_keys for k in key.split(",") if k)
+    keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     c.err.print(f"ftrun serve: http://{host}:{port}/v1 (data in {escape(str(data_dir))})")
     run_server(host=host, port=port, data_dir=data_dir, api_keys=keys, max_workers=workers)
 

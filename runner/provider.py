@@ -66,9 +66,8 @@ class OpenAIProvider:
                 hint=f"check the key in ${self._target.api_key_env}",
             ) from None
         except openai.PermissionDeniedError as e:
-            raise ProviderError(
-                f"{where} refused permission while {doing}: {_message(e)}", hint=WIND_DOWN_HINT
-            ) from None
+            hint = WIND_DOWN_HINT if "api.openai.com" in where else "check what the key is allowed to do there"
+            raise ProviderError(f"{where} refused permission while {doing}: {_message(e)}", hint=hint) from None
         except openai.RateLimitError as e:
             if e.code == "daily_rate_limit_exceeded":
                 raise ProviderError(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.remote import RemoteJob
 
 FORMAT_VERSION = 1
 ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
@@ -48,6 +49,17 @@ class Run:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    def observed(self, job: RemoteJob, now: int) -> Run:
+        """This run as the target reports its job now."""
+        return replace(
+            self,
+            status=job.status,
+            fine_tuned_model=job.fine_tuned_model,
+            trained_tokens=job.trained_tokens,
+            error=job.error,
+            finished_at=job.finished_at or (now if job.status in TERMINAL_STATUSES else None),
+        )
 
 
 @dataclass(frozen=True)

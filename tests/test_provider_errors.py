@@ -19,7 +19,7 @@ from runner.remote import JobRequest
 from runner.workspace import Target, Workspace
 from runner.yamlsource import Located
 
-TARGET = Target(name="openai", kind="openai", base_url="https://api.example.invalid/v1", api_key_env="OPENAI_API_KEY")
+TARGET = Target(name="openai", kind="openai", base_url="https://api.openai.com/v1", api_key_env="OPENAI_API_KEY")
 
 
 def provider_answering(status: int, code: str | None, message: str, calls: list[int]) -> OpenAIProvider:
