@@ -13,6 +13,9 @@ from runner.server.model_catalog import ResolvedModel
 from runner.server.training import GenerationParams, TrainingFailed
 
 MAX_N = 128
+# One request may ask for at most this many generated tokens in all (n × max_tokens): generation holds the model's
+# lock, so an unbounded request would keep every other chat waiting.
+MAX_TOKENS_PER_REQUEST = 65_536
 MAX_STOP = 4
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -59,13 +62,21 @@ def parse_params(body: Mapping[str, Any]) -> GenerationParams:
         stops = tuple(stop)
     else:
         raise invalid(f"Invalid 'stop': expected a string or up to {MAX_STOP} strings.", "stop")
+    n = _integer(body, "n", 1, MAX_N) or 1
+    max_tokens = max_tokens or GenerationParams.max_tokens
+    if n * max_tokens > MAX_TOKENS_PER_REQUEST:
+        raise invalid(
+            f"n × max_tokens is {n * max_tokens}; this server generates at most {MAX_TOKENS_PER_REQUEST} tokens "
+            "per request.",
+            "max_tokens",
+        )
     return GenerationParams(
-        max_tokens=max_tokens or GenerationParams.max_tokens,
+        max_tokens=max_tokens,
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0),
         seed=_integer(body, "seed", -(2**63), 2**63 - 1),
         stop=stops,
-        n=_integer(body, "n", 1, MAX_N) or 1,
+        n=n,
     )
 
 

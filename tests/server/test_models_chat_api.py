@@ -108,5 +108,10 @@ def test_chat_errors(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="local/tiny", messages=[{"role": "user", "content": "x"}], n=0)
     assert bad.value.param == "n"
     with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(
+            model="local/tiny", messages=[{"role": "user", "content": "x"}], n=128, max_tokens=100_000
+        )
+    assert bad.value.param == "max_tokens" and "at most 65536 tokens" in bad.value.message
+    with pytest.raises(openai.BadRequestError) as bad:
         client.chat.completions.create(model="local/tiny", messages=[{"role": "robot", "content": "x"}])  # type: ignore[misc,list-item]
     assert bad.value.param == "messages[0].role"
