@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner import datasets
-from runner.diagnostics import Diagnostic
+from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.plan import Desired, Estimate
 from runner.remote import TAG_WORKSPACE, Provider, Snapshot
@@ -40,6 +40,18 @@ def estimate(ws: Workspace, target: Target, exp: Experiment, prepared: datasets.
 def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     """Read every spec and prepare (render, check, hash, count) the data each one trains on."""
     experiments, diags = load_experiments(ws)
+    if not ws.name_declared:
+        diags.append(
+            Diagnostic(
+                Severity.WARNING,
+                f"ftrun.yaml names no `workspace:`, so jobs are tagged with the directory's name '{ws.name}': "
+                "a checkout in a directory of another name would not recognise them",
+                file="ftrun.yaml",
+                line=1,
+                check="workspace-name",
+                hint=f"add `workspace: {ws.name}` (any name unique to this repository) to ftrun.yaml",
+            )
+        )
     if only:
         experiments = [e for e in experiments if e.name in only]
     desired: list[Desired] = []

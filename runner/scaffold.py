@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from runner.diagnostics import FtrunError
+from runner.workspace import safe_name
 
 WORKSPACE_YAML = """\
 # ftrun workspace: where jobs run, what every experiment gets by default, and what a plan may spend.
+# Jobs are tagged with the workspace's name, so that a lost or stale state can find them again: keep it unique.
+workspace: {name}
 default_target: local
 
 targets:
@@ -70,7 +74,7 @@ def create_workspace(root: Path) -> list[Path]:
         for q, a in _EXAMPLES
     )
     files = {
-        "ftrun.yaml": WORKSPACE_YAML,
+        "ftrun.yaml": WORKSPACE_YAML.format(name=f"{safe_name(root.name)[:50]}-{secrets.token_hex(3)}"),
         "experiments/example.yaml": EXPERIMENT_YAML,
         "data/example.jsonl": data,
         "templates/.gitkeep": "",

@@ -49,6 +49,7 @@ class Workspace:
     defaults: Located
     budget_max_usd: float | None = None
     prices: Mapping[str, float] = field(default_factory=dict)
+    name_declared: bool = True  # False when the name was taken from the directory
 
     def target(self, name: str | None = None) -> Target:
         name = name or self.default_target
@@ -153,16 +154,17 @@ def load_workspace(root: Path) -> Workspace:
     )
     return Workspace(
         root=root,
-        name=data.get("workspace") or _safe_name(root.name),
+        name=data.get("workspace") or safe_name(root.name),
         default_target=default_target,
         targets=targets,
         defaults=defaults,
         budget_max_usd=(data.get("budget") or {}).get("max_usd"),
         prices=data.get("prices") or {},
+        name_declared=bool(data.get("workspace")),
     )
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in name).strip("-.") or "workspace"
     return cleaned[:64]
 

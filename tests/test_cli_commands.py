@@ -95,3 +95,12 @@ def test_damaged_state_is_a_clear_error(tmp_path: Path) -> None:
         (tmp_path / "state" / "local.json").write_text(text)
         code, out = run("-C", str(tmp_path), "status")
         assert code == 1 and "unreadable" in out and "Traceback" not in out
+
+
+def test_a_workspace_without_a_name_is_warned_about(tmp_path: Path) -> None:
+    run("-C", str(tmp_path), "init")
+    config = tmp_path / "ftrun.yaml"
+    assert "workspace: " in config.read_text()
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("workspace:")))
+    code, out = run("-C", str(tmp_path), "validate")
+    assert code == 0 and "names no `workspace:`" in out
