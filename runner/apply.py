@@ -211,7 +211,7 @@ class Applier:
             return
         self._await_slot()
         request = JobRequest(
-            model=exp.model,
+            model=d.api_model or exp.model,
             training_file=training_id,
             validation_file=validation_id,
             method=exp.method.to_api(),

@@ -90,9 +90,18 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 metadata=meta,
                 metadata_hash=digest(meta),
                 estimate=estimate(ws, target, exp, prepared),
+                api_model=_local_model_dir(ws, target, exp.model),
             )
         )
     return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+
+
+def _local_model_dir(ws: Workspace, target: Target, model: str) -> str | None:
+    """For the built-in server in this process, a model directory in the workspace, as an absolute path."""
+    if target.kind != "local" or model.startswith("ft:"):
+        return None
+    path = (ws.root / model).resolve()
+    return str(path) if path.is_dir() else None
 
 
 def system_prompt(path: Path, *, sample: int = 1000) -> str | None:

@@ -54,6 +54,7 @@ class Desired:
     metadata: Mapping[str, Any]
     metadata_hash: str
     estimate: Estimate | None = None
+    api_model: str | None = None  # the model as sent to the target, when it differs from the spec's (a local path)
 
 
 @dataclass(frozen=True)

@@ -272,3 +272,27 @@ def test_a_program_using_only_the_openai_sdk_works_against_ftrun_serve(tmp_path:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_a_hugging_face_model_directory_in_the_workspace_is_fine_tuned_with_lora(example: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "training"))
+    from training_support import build_hf_model_dir
+
+    only_marv(example)
+    texts = [
+        m["content"]
+        for line in (example / "data" / "marv.jsonl").read_text().splitlines()
+        for m in json.loads(line)["messages"]
+    ]
+    build_hf_model_dir(example / "models" / "tiny-hf", texts)
+    (example / "experiments" / "marv.yaml").write_text(
+        "model: models/tiny-hf\ntraining_file: data/marv.jsonl\n"
+        "method:\n  type: supervised\n  hyperparameters: {lora: true, lora_r: 8, n_epochs: 2}\n"
+    )
+    out = ok(ftrun(example, "plan"))
+    assert '+ model         = "models/tiny-hf"' in out and "lora=True" in out
+    out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
+    assert "✓ marv: ft:tiny-hf:personal:marv:" in out
+    assert ok(ftrun(example, "chat", "marv", QUESTION, "--max-tokens", "8")).strip()
+    state = json.loads((example / "state" / "local.json").read_text())
+    assert state["experiments"]["marv"]["runs"][0]["inputs"]["model"] == "models/tiny-hf"  # as written, not absolute

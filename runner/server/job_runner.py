@@ -118,6 +118,8 @@ class JobRunner:
     @staticmethod
     def model_prefix(job: dict[str, Any]) -> str:
         base = job["model"].split(":")[1] if job["model"].startswith("ft:") else job["model"]
+        if base.startswith("/"):  # a model directory: name it by the directory, as a hub id names its repository
+            base = Path(base).name
         return f"ft:{base}:{ORG_SLUG}:{job['suffix'] or ''}"
 
     def _succeed(self, job: dict[str, Any], result: TrainingResult) -> None:

@@ -52,7 +52,15 @@ def resolve(store: Store, model_id: str, organization_id: str, base_ids: Sequenc
         return ResolvedModel(ckpt["model"], "checkpoint", ckpt["path"], ckpt["created_at"], organization_id)
     if model_id in base_ids:
         return ResolvedModel(model_id, "base", model_id, 0, "system")
+    if is_model_directory(model_id):
+        return ResolvedModel(model_id, "base", model_id, int(Path(model_id).stat().st_mtime), "system")
     return None
+
+
+def is_model_directory(model_id: str) -> bool:
+    """An absolute path to a Hugging Face model (or adapter) saved on this machine."""
+    path = Path(model_id)
+    return path.is_absolute() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file())
 
 
 def all_models(store: Store, organization_id: str, base_ids: Sequence[str]) -> list[ResolvedModel]:
