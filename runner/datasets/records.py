@@ -29,11 +29,6 @@ class DataSpec:
     split: Split | None = None
     file: str | None = None  # the spec file that declared it (for diagnostics)
     line: int | None = None
-    # How to read `source`: "csv", "jsonl", "json" (an array), or "chat_history" (rows of time, sender, text grouped
-    # into conversations); None means by the file's extension. Options of the format, e.g. for chat_history
-    # {"me": "Alice", "session_gap_minutes": 30}.
-    source_format: str | None = None
-    source_options: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def source_path(self) -> str | None:
@@ -44,9 +39,8 @@ class DataSpec:
 
     @property
     def source_fmt(self) -> str | None:
-        """The source's declared format: `source_format`, or `format` in a source mapping; None = by extension."""
-        if self.source_format:
-            return self.source_format
+        """How to read the source: `format` in a source mapping ("csv", "jsonl", "json" for an array, or
+        "chat_history": rows of time, sender, text grouped into conversations); None means by the file's extension."""
         if isinstance(self.source, Mapping):
             fmt = self.source.get("format")
             return str(fmt) if fmt is not None else None
@@ -54,12 +48,10 @@ class DataSpec:
 
     @property
     def source_opts(self) -> Mapping[str, Any]:
-        """The source format's options: `source_options` and the keys of a source mapping other than path/format."""
-        opts: dict[str, Any] = {}
+        """The source format's options: the keys of a source mapping other than path and format."""
         if isinstance(self.source, Mapping):
-            opts.update((k, v) for k, v in self.source.items() if k not in ("path", "format"))
-        opts.update(self.source_options)
-        return opts
+            return {k: v for k, v in self.source.items() if k not in ("path", "format")}
+        return {}
 
     @property
     def display(self) -> str:
