@@ -83,6 +83,15 @@ def parse_params(body: Mapping[str, Any]) -> GenerationParams:
 def complete(
     generate: Generate, model: ResolvedModel, messages: list[dict[str, Any]], params: GenerationParams
 ) -> dict[str, Any]:
+    if model.kind == "base" and not model.path.is_absolute():
+        # A preset (its tokenizer and weights are made from a job's data) or a hub id: nothing to chat with yet.
+        raise ApiError(
+            400,
+            f"The model '{model.id}' is a base model of this server; fine-tune it and chat with the fine-tuned model.",
+            "invalid_request_error",
+            "model",
+            "model_not_supported",
+        )
     try:
         result = generate(model.path, messages, params)
     except TrainingFailed as e:
