@@ -37,12 +37,17 @@ class Observer(Protocol):
 
     def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None: ...
 
+    def upload_progress(self, display: str, sent: int, total: int) -> None: ...
+
 
 class Silent:
     def step(self, text: str) -> None:
         pass
 
     def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None:
+        pass
+
+    def upload_progress(self, display: str, sent: int, total: int) -> None:
         pass
 
 
@@ -175,7 +180,9 @@ class Applier:
                     hint="run the command again: it checks and uploads the new content",
                 )
             self.observer.step(f"{ds.display}: uploading ({_size(ds.bytes)})")
-            remote = self.provider.upload_file(ds.path, filename)
+            remote = self.provider.upload_file(
+                ds.path, filename, lambda sent: self.observer.upload_progress(ds.display, sent, ds.bytes)
+            )
             self.observer.step(f"{ds.display}: uploaded as {remote.id}")
         record = FileRecord(file_id=remote.id, bytes=remote.bytes, filename=filename, uploaded_at=remote.created_at)
         self.state = self.state.with_file(ds.sha256, record)

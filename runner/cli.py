@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from runner import __version__, lock, pipeline
 from runner.apply import Applier
@@ -332,6 +341,8 @@ class ConsoleObserver:
         self._tasks: dict[str, TaskID] = {}
         self._last: dict[str, tuple[str, int | None]] = {}
         self._last_print: dict[str, float] = {}
+        self._upload: Progress | None = None
+        self._upload_task = TaskID(0)
 
     def step(self, text: str) -> None:
         self.c.out.print(f"  {escape(text)}")
@@ -354,6 +365,26 @@ class ConsoleObserver:
                 yield
             finally:
                 self._progress = None
+
+    def upload_progress(self, display: str, sent: int, total: int) -> None:
+        """A bar while a file of more than a few megabytes goes up (on a terminal only: logs get the step lines)."""
+        if not self.c.out.is_terminal or total < 4_000_000:
+            return
+        if self._upload is None:
+            self._upload = Progress(
+                TextColumn("  uploading {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=self.c.out,
+                transient=True,
+            )
+            self._upload.start()
+            self._upload_task = self._upload.add_task(display, total=total)
+        self._upload.update(self._upload_task, completed=sent)
+        if sent >= total:
+            self._upload.stop()
+            self._upload = None
 
     def job_progress(self, experiment: str, job: RemoteJob, progress: JobProgress | None) -> None:
         step = progress.step if progress else None

@@ -6,10 +6,11 @@ turns every SDK failure into a one-line `ProviderError` with a hint.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
 import httpx2
 import openai
@@ -178,10 +179,12 @@ class OpenAIProvider:
 
         return self._call("listing files", run)
 
-    def upload_file(self, path: Path, filename: str) -> RemoteFile:
+    def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
         def run() -> RemoteFile:
             with path.open("rb") as fh:
-                return _file(self._client.files.create(file=(filename, fh, "application/jsonl"), purpose="fine-tune"))
+                body = cast(BinaryIO, _Reporting(fh, on_sent)) if on_sent else fh
+                created = self._client.files.create(file=(filename, body, "application/jsonl"), purpose="fine-tune")
+                return _file(created)
 
         return self._call(f"uploading {filename}", run)
 
@@ -201,6 +204,42 @@ class OpenAIProvider:
             return r.choices[0].message.content or ""
 
         return self._call(f"chatting with {model}", run)
+
+
+class _Reporting(io.RawIOBase):
+    """A file that reports how much of it has been read (the SDK streams an upload in chunks)."""
+
+    def __init__(self, f: BinaryIO, on_sent: Callable[[int], None]) -> None:
+        self._f = f
+        self._on_sent = on_sent
+        self._sent = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:  # lets the HTTP client learn the length, so the body is not sent chunked
+        return self._f.fileno()
+
+    def seekable(self) -> bool:
+        return self._f.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self._sent = self._f.seek(offset, whence)  # a retried upload starts again from the top
+        return self._sent
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._f.read(size)
+        self._sent += len(data)
+        self._on_sent(self._sent)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _message(e: openai.APIError) -> str:

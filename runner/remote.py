@@ -6,7 +6,7 @@ here imports the SDK, and no SDK type ever leaves the provider.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,7 +88,8 @@ class Provider(Protocol):
 
     def find_file(self, filename: str, size: int) -> RemoteFile | None: ...
 
-    def upload_file(self, path: Path, filename: str) -> RemoteFile: ...
+    def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
+        """Upload `path` as `filename`; `on_sent` is told the bytes sent so far, as they go."""
 
     def progress(self, job_id: str) -> Progress | None: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,10 @@ class FakeProvider:
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
         return next((f for f in self.files.values() if f.filename == filename and f.bytes == size), None)
 
-    def upload_file(self, path: Path, filename: str) -> RemoteFile:
+    def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
         self.uploads += 1
+        if on_sent:
+            on_sent(path.stat().st_size)
         f = RemoteFile(
             id=f"file-{next(self._ids):022d}",
             filename=filename,
