@@ -394,9 +394,17 @@ class ConsoleObserver:
         if self._progress is not None:
             if experiment not in self._tasks:
                 self._tasks[experiment] = self._progress.add_task("", total=total, name=experiment, detail=detail)
-            self._progress.update(self._tasks[experiment], total=total, completed=step or 0, detail=detail)
-            if job.status in TERMINAL_STATUSES:
-                self._progress.update(self._tasks[experiment], completed=total or step or 0)
+            task = self._tasks[experiment]
+            self._progress.update(task, detail=detail)
+            if total:
+                self._progress.update(task, total=total)
+            if step is not None:
+                self._progress.update(task, completed=step)
+            if job.status == "succeeded":  # a full bar; its clock stops
+                done = self._progress.tasks[task].total or 1
+                self._progress.update(task, total=done, completed=done)
+            elif job.status in TERMINAL_STATUSES or job.status == "paused":
+                self._progress.stop_task(task)
             return
         # Piped: a line when the status changes, and at most every 10 s while the step advances.
         key = (job.status, step)
