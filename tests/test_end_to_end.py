@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -178,20 +179,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) -> None:
-    only_marv(example)
+@contextmanager
+def serving(data_dir: Path, *keys: str) -> Iterator[str]:
+    """`ftrun serve` on a free loopback port, ready to answer; yields its base URL and stops it afterwards."""
     port = _free_port()
-    key = "test-key-for-this-run"
-    ftrun_yaml = example / "ftrun.yaml"
-    ftrun_yaml.write_text(ftrun_yaml.read_text().replace("http://127.0.0.1:9527/v1", f"http://127.0.0.1:{port}/v1"))
+    args = [arg for key in keys for arg in ("--api-key", key)]
     server = subprocess.Popen(
-        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(tmp_path / "server"), "--api-key", key],
+        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}/v1"
     try:
-        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key)
+        client = OpenAI(base_url=url, api_key=keys[0] if keys else "unused", max_retries=0)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -201,19 +202,8 @@ def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) 
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.3)
-        env = {"FTRUN_SERVER_API_KEY": key}
-        assert "FTRUN_SERVER_API_KEY" not in ok(ftrun(example, "-t", "serve", "plan", env=env))
-        out = ok(ftrun(example, "-t", "serve", "apply", "--auto-approve", "--wait", env=env))
-        assert "created job" in out
-        assert ok(ftrun(example, "-t", "serve", "chat", "marv", QUESTION, env=env)).strip() == ANSWER
-        assert ftrun(example, "-t", "serve", "plan", "--detailed-exitcode", env=env).returncode == 0
-        assert key not in (example / "state" / "serve.json").read_text()
-        bad = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": "wrong"})
-        assert bad.returncode == 1 and "rejected the API key" in bad.stderr + bad.stdout
-        missing = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": ""})
-        assert missing.returncode == 1 and "FTRUN_SERVER_API_KEY" in missing.stderr + missing.stdout
+        yield url
     finally:
-        ftrun(example, "-t", "serve", "destroy", "--auto-approve", env={"FTRUN_SERVER_API_KEY": key}, timeout=60)
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=20)
@@ -221,27 +211,31 @@ def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) 
             server.kill()
 
 
+def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) -> None:
+    only_marv(example)
+    key = "test-key-for-this-run"
+    env = {"FTRUN_SERVER_API_KEY": key}
+    with serving(tmp_path / "server", key) as url:
+        ftrun_yaml = example / "ftrun.yaml"
+        ftrun_yaml.write_text(ftrun_yaml.read_text().replace("http://127.0.0.1:9527/v1", url))
+        try:
+            assert "FTRUN_SERVER_API_KEY" not in ok(ftrun(example, "-t", "serve", "plan", env=env))
+            out = ok(ftrun(example, "-t", "serve", "apply", "--auto-approve", "--wait", env=env))
+            assert "created job" in out
+            assert ok(ftrun(example, "-t", "serve", "chat", "marv", QUESTION, env=env)).strip() == ANSWER
+            assert ftrun(example, "-t", "serve", "plan", "--detailed-exitcode", env=env).returncode == 0
+            assert key not in (example / "state" / "serve.json").read_text()
+            bad = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": "wrong"})
+            assert bad.returncode == 1 and "rejected the API key" in bad.stderr + bad.stdout
+            missing = ftrun(example, "-t", "serve", "plan", env={"FTRUN_SERVER_API_KEY": ""})
+            assert missing.returncode == 1 and "FTRUN_SERVER_API_KEY" in missing.stderr + missing.stdout
+        finally:
+            ftrun(example, "-t", "serve", "destroy", "--auto-approve", env=env, timeout=60)
+
+
 def test_a_program_using_only_the_openai_sdk_works_against_ftrun_serve(tmp_path: Path) -> None:
-    port = _free_port()
-    server = subprocess.Popen(
-        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(tmp_path / "server")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
     root = Path(__file__).resolve().parents[1]
-    try:
-        env = {**os.environ, "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "unused"}
-        client = OpenAI(base_url=env["OPENAI_BASE_URL"], api_key="unused")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.models.list()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+    with serving(tmp_path / "server") as url:
         result = subprocess.run(
             [
                 sys.executable,
@@ -257,21 +251,15 @@ def test_a_program_using_only_the_openai_sdk_works_against_ftrun_serve(tmp_path:
             capture_output=True,
             text=True,
             timeout=600,
-            env=env,
+            env={**os.environ, "OPENAI_BASE_URL": url, "OPENAI_API_KEY": "unused"},
         )
-        out = ok(result)
-        assert "succeeded" in out and "checkpoint step" in out
-        assert "columns step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" in out
-        answers = [line for line in out.splitlines() if " answers: " in line]
-        assert len(answers) == 2 and all(line.endswith(ANSWER) for line in answers), out
-        assert ":ckpt-step-" in answers[1]
-        assert "deleted ft:" in out and ": True" in out
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    out = ok(result)
+    assert "succeeded" in out and "checkpoint step" in out
+    assert "columns step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy" in out
+    answers = [line for line in out.splitlines() if " answers: " in line]
+    assert len(answers) == 2 and all(line.endswith(ANSWER) for line in answers), out
+    assert ":ckpt-step-" in answers[1]
+    assert "deleted ft:" in out and ": True" in out
 
 
 def test_a_hugging_face_model_directory_in_the_workspace_is_fine_tuned_with_lora(example: Path) -> None:
