@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeProvider
 from workspaces import Workspace, chat_lines
 
 from runner import pipeline
-from runner.apply import Applier, Silent
+from runner.apply import Applier, Observer, Silent
 from runner.diagnostics import ProviderError
 from runner.plan import Action, Plan, make_plan
 from runner.state import State, StateStore
@@ -44,13 +45,15 @@ class Harness:
         )
         return plan, loaded
 
+    def applier(self, loaded: pipeline.Loaded | None = None, observer: Observer | None = None, **kw: Any) -> Applier:
+        """An applier over the state on disk, for the experiments in `loaded` (none: e.g. for destroy)."""
+        desired = {d.experiment.name: d for d in loaded.desired} if loaded else {}
+        state = self.store.load_or_new("local")
+        return Applier(self.store, self.remote, "test-ws", desired, observer or Silent(), state, **kw)
+
     def apply(self, retrain: frozenset[str] = frozenset()) -> tuple[Plan, State]:
         plan, loaded = self.plan(retrain)
-        state = self.store.load_or_new("local")
-        applier = Applier(
-            self.store, self.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(), state
-        )
-        return plan, applier.apply(plan)
+        return plan, self.applier(loaded).apply(plan)
 
     def actions(self, plan: Plan) -> dict[str, Action]:
         return {c.experiment: c.action for c in plan.changes}
@@ -185,9 +188,7 @@ def test_job_created_but_not_recorded_is_adopted_not_duplicated(h: Harness) -> N
     h.ws.experiment("gamma", "training_file: data/train.jsonl\nseed: 9\n")
     # Simulate a crash right after the create: the job exists remotely, state never heard of it.
     plan, loaded = h.plan()
-    applier = Applier(
-        h.store, h.remote, "test-ws", {d.experiment.name: d for d in loaded.desired}, Silent(), h.store.load()
-    )  # type: ignore[arg-type]
+    applier = h.applier(loaded)
     change = next(c for c in plan.changes if c.experiment == "gamma")
     applier._create(change)
     h.store.path.write_bytes(before)
@@ -284,16 +285,14 @@ def test_destroy_cancels_active_jobs_keeps_models_unless_asked(h: Harness) -> No
     alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
     assert alpha and beta
     h.remote.finish(alpha)
-    state = Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(  # type: ignore[arg-type]
-        delete_models=False
-    )
+    state = h.applier().destroy(delete_models=False)
     assert state.experiments == {} and h.store.load().experiments == {}  # type: ignore[union-attr]
     assert h.remote.jobs[beta].status == "cancelled" and h.remote.jobs[alpha].status == "succeeded"
     assert h.remote.deleted_models == []
     _, state = h.apply()
     h.finish_all()
     h.apply()
-    Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(delete_models=True)  # type: ignore[arg-type]
+    h.applier().destroy(delete_models=True)
     assert len(h.remote.deleted_models) == 2
 
 
@@ -315,16 +314,7 @@ def test_max_active_jobs_waits_for_a_free_slot(h: Harness) -> None:
         def step(self, text: str) -> None:
             steps.append(text)
 
-    state = Applier(
-        h.store,
-        h.remote,
-        "test-ws",
-        {d.experiment.name: d for d in loaded.desired},
-        Record(),
-        h.store.load_or_new("local"),
-        max_active_jobs=1,
-        poll_interval=0.01,
-    ).apply(plan)
+    state = h.applier(loaded, Record(), max_active_jobs=1, poll_interval=0.01).apply(plan)
     assert h.remote.creates == 2
     assert any("limit is 1: waiting" in s for s in steps)
     first = state.experiments["alpha"].current_run
@@ -339,9 +329,7 @@ def test_destroy_survives_jobs_and_models_removed_outside(h: Harness) -> None:
     h.apply()
     del h.remote.jobs[beta]  # gone while state still thinks it is active
     h.remote.deleted_models.append(h.remote.jobs[alpha].fine_tuned_model or "")  # deleted by hand
-    state = Applier(h.store, h.remote, "test-ws", {}, Silent(), h.store.load()).destroy(  # type: ignore[arg-type]
-        delete_models=True
-    )
+    state = h.applier().destroy(delete_models=True)
     assert state.experiments == {}
 
 
@@ -360,14 +348,7 @@ def test_data_changed_between_check_and_upload_is_refused(h: Harness) -> None:
 
     plan, loaded = h.plan()
     h.ws.write("data/train.jsonl", chat_lines(12, tag="edited"))
-    applier = Applier(
-        h.store,
-        h.remote,
-        "test-ws",
-        {d.experiment.name: d for d in loaded.desired},
-        Silent(),
-        h.store.load_or_new("local"),
-    )
+    applier = h.applier(loaded)
     with pytest.raises(SpecError, match="changed after it was checked"):
         applier.apply(plan)
     assert h.remote.uploads == 0 and h.remote.creates == 0
@@ -377,14 +358,7 @@ def test_waiting_stops_at_a_paused_job(h: Harness) -> None:
     from dataclasses import replace
 
     plan, loaded = h.plan()
-    applier = Applier(
-        h.store,
-        h.remote,
-        "test-ws",
-        {d.experiment.name: d for d in loaded.desired},
-        Silent(),
-        h.store.load_or_new("local"),
-    )
+    applier = h.applier(loaded)
     state = applier.apply(plan)
     alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
     h.remote.jobs[alpha] = replace(h.remote.jobs[alpha], status="paused")  # type: ignore[index]
