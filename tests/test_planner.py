@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from fakes import FakeProvider
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from workspaces import Workspace, chat_lines
 
 from runner import pipeline
@@ -378,3 +380,53 @@ def test_a_budget_that_cannot_be_checked_says_so(h: Harness) -> None:
     assert plan.new_spend_usd is None and not plan.has_errors
     [warning] = [d for d in plan.diagnostics if d.check == "unpriced"]
     assert "alpha, beta" in warning.message and "prices:" in (warning.hint or "")
+
+
+EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(["alpha", "beta", "gamma"]),
+        st.sampled_from(["epochs", "describe", "remove", "restore", "finish", "fail", "data"]),
+        st.integers(1, 4),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_after_any_edits_apply_leaves_nothing_to_do(workspace: Workspace, tmp_path_factory, edits) -> None:  # type: ignore[no-untyped-def]
+    """Whatever the specs and the target go through, one apply brings them in line: the next plan is empty, and no
+    experiment ever has two jobs for one version."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("prop")
+    shutil.copytree(workspace.root, root, dirs_exist_ok=True)
+    h = Harness(Workspace(root))
+    h.apply()
+    for name, edit, n in edits:
+        spec = root / "experiments" / f"{name}.yaml"
+        if edit == "epochs":
+            h.ws.experiment(
+                name,
+                f"training_file: data/train.jsonl\nmethod: {{type: supervised, hyperparameters: {{n_epochs: {n}}}}}\n",
+            )
+        elif edit == "describe":
+            h.ws.experiment(name, f"description: take {n}\ntraining_file: data/train.jsonl\n")
+        elif edit == "remove":
+            spec.unlink(missing_ok=True)
+        elif edit == "restore":
+            h.ws.experiment(name, "training_file: data/train.jsonl\n")
+        elif edit == "data":
+            h.ws.write("data/train.jsonl", chat_lines(10 + n))
+        else:
+            h.finish_all("succeeded" if edit == "finish" else "failed")
+        h.apply()
+        plan, _ = h.plan()
+        assert not plan.has_changes, [(c.experiment, c.action, c.reason) for c in plan.actionable]
+    by_version: dict[tuple[str, str], int] = {}
+    for job in h.remote.jobs.values():
+        if job.status != "cancelled":
+            key = (job.metadata["ftrun_experiment"], job.metadata["ftrun_training_hash"])
+            by_version[key] = by_version.get(key, 0) + 1
+    assert all(n == 1 for n in by_version.values()), by_version
