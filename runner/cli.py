@@ -53,9 +53,11 @@ class Context:
     def __init__(self, directory: str | None, target: str | None, color: bool | None) -> None:
         self.directory = Path(directory) if directory else Path.cwd()
         self.target_name = target
-        no_color = color is False or bool(os.environ.get("NO_COLOR"))
-        self.out = Console(highlight=False, no_color=no_color, soft_wrap=True)
-        self.err = Console(highlight=False, no_color=no_color, stderr=True, soft_wrap=True)
+        # Colour on a terminal, plain when piped or NO_COLOR is set; --color forces it, --no-color drops it.
+        no_color = color is False or (color is None and bool(os.environ.get("NO_COLOR")))
+        force = True if color else None
+        self.out = Console(highlight=False, no_color=no_color, force_terminal=force, soft_wrap=True)
+        self.err = Console(highlight=False, no_color=no_color, force_terminal=force, stderr=True, soft_wrap=True)
         self._ws: Workspace | None = None
 
     @property
