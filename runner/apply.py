@@ -78,11 +78,25 @@ class Applier:
                     self._save()
                 case Action.ADOPT:
                     assert change.job_id
+                    if change.supersedes:
+                        self._cancel(change.experiment, change.supersedes)
+                        self._save()
                     job = self.provider.get_job(change.job_id)
                     if job is None:
                         raise ProviderError(f"job {change.job_id} disappeared before it could be adopted; plan again")
-                    self._record(change, job, adopted=True)
-                    self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
+                    es = self.state.experiments.get(change.experiment)
+                    earlier = es.run(job.id) if es else None
+                    if es is not None and earlier is not None:  # a run of an earlier version is current again
+                        assert change.metadata is not None and change.metadata_hash
+                        es = replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash)
+                        self.state = self.state.with_experiment(es).with_run(
+                            change.experiment, earlier.observed(job, int(time.time()))
+                        )
+                        self._save()
+                        self.observer.step(f"{change.experiment}: job {job.id} ({job.status}) is current again")
+                    else:
+                        self._record(change, job, adopted=True)
+                        self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
                 case Action.CREATE | Action.RETRAIN:
                     self._create(change)
                 case Action.UPDATE_STATE:

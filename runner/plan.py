@@ -364,6 +364,23 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     active = cur.job_id if status in ACTIVE_STATUSES else None
     if status == "gone":
         return replace(spend, action=Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target")
+    if cur.training_hash != d.training_hash and not retrain and es is not None:
+        # Back to a version an earlier run already trained (or is training): make that run current again rather
+        # than paying for the same job twice.
+        earlier = max(
+            (
+                r
+                for r in es.runs
+                if r.training_hash == d.training_hash and _status(r, snapshot) not in ("cancelled", "gone")
+            ),
+            key=lambda r: (r.created_at, r.job_id),
+            default=None,
+        )
+        if earlier is not None:
+            why = (
+                f"job {earlier.job_id} already trained this version ({_status(earlier, snapshot)}): it becomes current"
+            )
+            return replace(base, action=Action.ADOPT, reason=why, job_id=earlier.job_id, supersedes=active)
     if cur.training_hash != d.training_hash:
         fields = diff(cur.inputs, d.inputs)
         named = ", ".join(f.path for f in fields) or "training inputs"

@@ -430,3 +430,26 @@ def test_after_any_edits_apply_leaves_nothing_to_do(workspace: Workspace, tmp_pa
             key = (job.metadata["ftrun_experiment"], job.metadata["ftrun_training_hash"])
             by_version[key] = by_version.get(key, 0) + 1
     assert all(n == 1 for n in by_version.values()), by_version
+
+
+def test_going_back_to_a_trained_version_reuses_its_run(h: Harness) -> None:
+    _, state = h.apply()
+    first = state.experiments["alpha"].current
+    assert first
+    h.remote.finish(first)
+    original = (h.ws.root / "experiments/alpha.yaml").read_text()
+    h.ws.experiment("alpha", original.replace("n_epochs: 2", "n_epochs: 3"))
+    _, state = h.apply()
+    second = state.experiments["alpha"].current
+    assert second != first
+    h.ws.experiment("alpha", original)  # back to the version the first job trained
+    plan, _ = h.plan()
+    change = next(c for c in plan.changes if c.experiment == "alpha")
+    assert change.action is Action.ADOPT and change.job_id == first and change.supersedes == second
+    creates = h.remote.creates
+    _, state = h.apply()
+    assert h.remote.creates == creates
+    assert state.experiments["alpha"].current == first and h.remote.jobs[second].status == "cancelled"
+    run = state.experiments["alpha"].current_run
+    assert run is not None and not run.adopted and run.fine_tuned_model
+    assert not h.plan()[0].has_changes
