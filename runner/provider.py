@@ -6,6 +6,7 @@ turns every SDK failure into a one-line `ProviderError` with a hint.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from runner.remote import JobRequest, Progress, RemoteFile, RemoteJob
 from runner.workspace import Target, Workspace, env_key
 
 T = TypeVar("T")
+
+FILES_API_LIMIT = 512 * 1000 * 1000  # OpenAI's limit for one file sent to /files; larger ones go in parts
+UPLOAD_PART_SIZE = 64 * 1000 * 1000  # the most one part of an upload may hold
 
 WIND_DOWN_HINT = (
     "OpenAI closed self-serve fine-tuning to new organisations (2026-05-07), to inactive ones (2026-07-02) and to "
@@ -51,9 +55,18 @@ def _file(f: Any) -> RemoteFile:
 
 
 class OpenAIProvider:
-    def __init__(self, client: openai.OpenAI, target: Target) -> None:
+    def __init__(
+        self,
+        client: openai.OpenAI,
+        target: Target,
+        *,
+        single_upload_limit: int = FILES_API_LIMIT,
+        part_size: int = UPLOAD_PART_SIZE,
+    ) -> None:
         self._client = client
         self._target = target
+        self._single_upload_limit = single_upload_limit
+        self._part_size = part_size
 
     # -- error handling -------------------------------------------------------------------------------------------
     @contextmanager
@@ -180,6 +193,12 @@ class OpenAIProvider:
         return self._call("listing files", run)
 
     def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
+        size = path.stat().st_size
+        if size > self._single_upload_limit:
+            return self._call(
+                f"uploading {filename} in parts", lambda: self._upload_in_parts(path, filename, size, on_sent)
+            )
+
         def run() -> RemoteFile:
             with path.open("rb") as fh:
                 body = cast(BinaryIO, _Reporting(fh, on_sent)) if on_sent else fh
@@ -187,6 +206,27 @@ class OpenAIProvider:
                 return _file(created)
 
         return self._call(f"uploading {filename}", run)
+
+    def _upload_in_parts(
+        self, path: Path, filename: str, size: int, on_sent: Callable[[int], None] | None
+    ) -> RemoteFile:
+        """The Uploads API, for files over the Files API's limit: parts of at most 64 MB, then one complete."""
+        upload = self._client.uploads.create(
+            bytes=size, filename=filename, mime_type="application/jsonl", purpose="fine-tune"
+        )
+        md5 = hashlib.md5(usedforsecurity=False)
+        part_ids, sent = [], 0
+        with path.open("rb") as f:
+            while chunk := f.read(self._part_size):
+                md5.update(chunk)
+                part_ids.append(self._client.uploads.parts.create(upload.id, data=chunk).id)
+                sent += len(chunk)
+                if on_sent:
+                    on_sent(sent)
+        done = self._client.uploads.complete(upload.id, part_ids=part_ids, md5=md5.hexdigest())
+        if done.file is None:
+            raise ProviderError(f"the upload of {filename} completed without a file")
+        return _file(done.file)
 
     # -- models ----------------------------------------------------------------------------------------------------
     def delete_model(self, model: str) -> bool:
