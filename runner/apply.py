@@ -77,34 +77,11 @@ class Applier:
                     self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
                     self._save()
                 case Action.ADOPT:
-                    assert change.job_id
-                    if change.supersedes:
-                        self._cancel(change.experiment, change.supersedes)
-                        self._save()
-                    job = self.provider.get_job(change.job_id)
-                    if job is None:
-                        raise ProviderError(f"job {change.job_id} disappeared before it could be adopted; plan again")
-                    es = self.state.experiments.get(change.experiment)
-                    earlier = es.run(job.id) if es else None
-                    if es is not None and earlier is not None:  # a run of an earlier version is current again
-                        assert change.metadata is not None and change.metadata_hash
-                        es = replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash)
-                        self.state = self.state.with_experiment(es).with_run(
-                            change.experiment, earlier.observed(job, int(time.time()))
-                        )
-                        self._save()
-                        self.observer.step(f"{change.experiment}: job {job.id} ({job.status}) is current again")
-                    else:
-                        self._record(change, job, adopted=True)
-                        self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
+                    self._adopt(change)
                 case Action.CREATE | Action.RETRAIN:
                     self._create(change)
                 case Action.UPDATE_STATE:
-                    es = self.state.experiments[change.experiment]
-                    assert change.metadata is not None and change.metadata_hash
-                    self.state = self.state.with_experiment(
-                        replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash)
-                    )
+                    self._set_metadata(change)
                     self.observer.step(f"{change.experiment}: state updated ({change.reason})")
                     self._save()
                 case Action.NOOP:  # pragma: no cover - plan.ordered() leaves these out
@@ -279,13 +256,39 @@ class Applier:
                 announced = True
             time.sleep(self.poll_interval)
 
-    def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
-        assert change.training_hash and change.inputs is not None and change.metadata is not None
+    def _set_metadata(self, change: Change) -> None:
+        """Record the experiment's description, labels and metadata as the change has them (creating its entry)."""
+        assert change.metadata is not None and change.metadata_hash
         es = self.state.experiments.get(change.experiment) or ExperimentState(
-            name=change.experiment, metadata_hash=change.metadata_hash or "", metadata=dict(change.metadata)
+            name=change.experiment, metadata_hash=change.metadata_hash, metadata={}
         )
-        es = replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash or es.metadata_hash)
-        self.state = self.state.with_experiment(es)
+        self.state = self.state.with_experiment(
+            replace(es, metadata=dict(change.metadata), metadata_hash=change.metadata_hash)
+        )
+
+    def _adopt(self, change: Change) -> None:
+        """Make an existing job this experiment's current run: one state does not know yet, or an earlier run."""
+        assert change.job_id
+        if change.supersedes:
+            self._cancel(change.experiment, change.supersedes)
+            self._save()
+        job = self.provider.get_job(change.job_id)
+        if job is None:
+            raise ProviderError(f"job {change.job_id} disappeared before it could be adopted; plan again")
+        es = self.state.experiments.get(change.experiment)
+        earlier = es.run(job.id) if es else None
+        if earlier is None:
+            self._record(change, job, adopted=True)
+            self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
+            return
+        self._set_metadata(change)
+        self.state = self.state.with_run(change.experiment, earlier.observed(job, int(time.time())))
+        self._save()
+        self.observer.step(f"{change.experiment}: job {job.id} ({job.status}) is current again")
+
+    def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
+        assert change.training_hash and change.inputs is not None
+        self._set_metadata(change)
         run = Run(
             job_id=job.id,
             training_hash=change.training_hash,
