@@ -75,7 +75,7 @@ def test_module_refuses_public_bind(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert r.returncode == 2 and "Refusing to listen on 0.0.0.0" in r.stderr
+    assert r.returncode == 1 and "Refusing to listen on 0.0.0.0" in r.stderr
 
 
 @pytest.fixture
