@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.job_status import JobStatus
 from runner.remote import RemoteJob
 
 FORMAT_VERSION = 1
-ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+ACTIVE_STATUSES = frozenset(s for s in JobStatus if s.is_active)
+TERMINAL_STATUSES = frozenset(s for s in JobStatus if s.is_terminal)
 
 
 @dataclass(frozen=True)

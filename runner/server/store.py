@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runner.job_status import JobStatus
 from runner.server import ids
 
 _SCHEMA = """
@@ -100,8 +101,8 @@ CREATE TABLE IF NOT EXISTS models (
 );
 """
 
-TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running"})
+TERMINAL_STATUSES = frozenset(s for s in JobStatus if s.is_terminal)
+ACTIVE_STATUSES = frozenset(s for s in JobStatus if s.needs_polling)
 
 _JSON_COLUMNS = ("method", "metadata", "integrations", "error", "result_files", "data", "metrics")
 
