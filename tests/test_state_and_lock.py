@@ -62,21 +62,65 @@ def test_lock_is_exclusive_and_names_holder(tmp_path: Path) -> None:
     assert not path.exists()
 
 
-def test_lock_of_a_dead_process_is_reported_stale_with_the_unlock_command(workspace: Workspace) -> None:
-    # A real process takes the lock and dies without releasing it.
-    path = workspace.root / ".ftrun" / "locks" / "local.lock"
+def _hold_in_child(path: Path, then: str) -> subprocess.Popen[str]:
+    """A real process that takes the lock, prints its id, then runs `then` (e.g. dies, or sleeps)."""
     code = (
-        "import os, sys; from pathlib import Path; from runner import lock\n"
-        f"cm = lock.hold(Path({str(path)!r}), 'apply'); info = cm.__enter__(); print(info.id); os._exit(0)\n"
+        "import os, sys, time; from pathlib import Path; from runner import lock\n"
+        f"cm = lock.hold(Path({str(path)!r}), 'apply'); info = cm.__enter__(); print(info.id, flush=True)\n{then}\n"
     )
-    lock_id = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def test_the_lock_of_a_dead_holder_is_taken_over_with_a_warning(workspace: Workspace) -> None:
+    path = workspace.root / ".ftrun" / "locks" / "local.lock"
+    child = _hold_in_child(path, "os._exit(0)")  # dies without releasing it
+    assert child.stdout is not None
+    child.stdout.readline()
+    child.wait()
+    assert path.exists()
+    result = CliRunner().invoke(cli, ["-C", str(workspace.root), "--no-color", "apply", "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert f"took over the state lock left by pid {child.pid}" in result.output
+    assert not path.exists()  # released after the apply
+
+
+def test_a_live_holder_refuses_with_its_name_and_the_unlock_command(workspace: Workspace) -> None:
+    path = workspace.root / ".ftrun" / "locks" / "local.lock"
+    child = _hold_in_child(path, "time.sleep(60)")
+    try:
+        assert child.stdout is not None
+        lock_id = child.stdout.readline().strip()
+        result = CliRunner().invoke(cli, ["-C", str(workspace.root), "--no-color", "apply", "--auto-approve"])
+        assert result.exit_code == 1
+        assert f"pid {child.pid}" in result.output and f"ftrun force-unlock {lock_id}" in result.output
+        assert not (workspace.root / "state" / "local.json").exists()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_lock_from_another_host_is_never_taken_over(workspace: Workspace) -> None:
+    path = workspace.root / ".ftrun" / "locks" / "local.lock"
+    path.parent.mkdir(parents=True)
+    info = {"id": "abc", "pid": 1, "host": "build-agent-7", "created": "2026-01-01T00:00:00Z", "operation": "apply"}
+    path.write_text(json.dumps(info))
     result = CliRunner().invoke(cli, ["-C", str(workspace.root), "--no-color", "apply", "--auto-approve"])
     assert result.exit_code == 1
-    assert "stale lock" in result.output and f"ftrun force-unlock {lock_id}" in result.output
+    assert "another host" in result.output and "build-agent-7" in result.output
+    assert "ftrun force-unlock abc" in result.output
     result = CliRunner().invoke(cli, ["-C", str(workspace.root), "force-unlock", "wrong-id"])
     assert result.exit_code == 1 and "does not match" in result.output
-    result = CliRunner().invoke(cli, ["-C", str(workspace.root), "force-unlock", lock_id])
+    result = CliRunner().invoke(cli, ["-C", str(workspace.root), "force-unlock", "abc"])
     assert result.exit_code == 0 and not path.exists()
+
+
+def test_an_empty_lock_file_is_a_dead_holder_not_pid_minus_one(workspace: Workspace) -> None:
+    path = workspace.root / ".ftrun" / "locks" / "local.lock"
+    path.parent.mkdir(parents=True)
+    path.write_text("")  # its writer died between creating and writing it
+    result = CliRunner().invoke(cli, ["-C", str(workspace.root), "--no-color", "apply", "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    assert "died while taking the lock" in result.output and "-1" not in result.output
 
 
 def test_state_never_holds_the_api_key(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
