@@ -53,6 +53,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     ERROR = 1
     CHANGES = 2  # only with `plan --detailed-exitcode`
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
 
 
 class FtrunError(Exception):
@@ -80,3 +81,9 @@ class StateError(FtrunError):
 
 class ProviderError(FtrunError):
     """The target refused or failed a request (auth, permission, rate limit, connection)."""
+
+
+class Interrupted(FtrunError):
+    """The user pressed Ctrl-C; the message says what was (and was not) done."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.redact import redact_url
 from runner.schemacheck import check, load_schema
 from runner.yamlsource import Located, load_yaml
 
@@ -34,7 +35,9 @@ class Target:
     @property
     def endpoint(self) -> str:
         """Where jobs run, for humans (never contains a secret)."""
-        return "built-in server (in-process)" if self.kind == "local" else (self.base_url or DEFAULT_OPENAI_URL)
+        if self.kind == "local":
+            return "built-in server (in-process)"
+        return redact_url(self.base_url or DEFAULT_OPENAI_URL)  # shown in plans and errors: never a password
 
 
 LOCAL = Target(name="local", kind="local", free=True, poll_interval=1.0)
