@@ -9,13 +9,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, assert_never
 
+from runner import events as ev
+from runner.adoption import adoptable_job
 from runner.datasets import Dataset, sha256_file
 from runner.diagnostics import ProviderError, SpecError
 from runner.failpoints import failpoint
+from runner.job_status import JobStatus
 from runner.plan import Action, Change, Desired, Plan
 from runner.remote import (
     TAG_EXPERIMENT,
@@ -27,13 +30,13 @@ from runner.remote import (
     Provider,
     RemoteJob,
 )
-from runner.state import TERMINAL_STATUSES, ExperimentState, FileRecord, Run, State, StateStore
+from runner.state import ExperimentState, FileRecord, Run, State, StateStore
 
 
 class Observer(Protocol):
-    """How apply reports what it does (the CLI renders it; tests may record it)."""
+    """Who hears what apply does, as it happens (the CLI's views render it; tests may record it)."""
 
-    def step(self, text: str) -> None: ...
+    def event(self, event: ev.Event) -> None: ...
 
     def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None: ...
 
@@ -41,7 +44,7 @@ class Observer(Protocol):
 
 
 class Silent:
-    def step(self, text: str) -> None:
+    def event(self, event: ev.Event) -> None:
         pass
 
     def job_progress(self, experiment: str, job: RemoteJob, progress: Progress | None) -> None:
@@ -61,31 +64,39 @@ class Applier:
     state: State
     max_active_jobs: int | None = None  # the target's limit on jobs active at once (ftrun.yaml)
     poll_interval: float = 1.0
+    events: list[ev.Event] = field(default_factory=list)  # what happened, in order
 
     def _save(self) -> None:
         self.state = self.store.save(self.state)
 
+    def _emit(self, event: ev.Event) -> None:
+        self.events.append(event)
+        self.observer.event(event)
+
     # -- the walk --------------------------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> State:
+        """Walk the plan's changes (an apply or a destroy plan); `events` then says what actually happened."""
         self._refresh(plan)
         for change in plan.ordered():
             match change.action:
                 case Action.CANCEL:
                     self._cancel_and_forget(change)
                 case Action.FORGET:
-                    self.state = self.state.without_experiment(change.experiment)
-                    self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
-                    self._save()
+                    self._forget(change)
+                case Action.DELETE_MODEL:
+                    self._delete_model(change)
                 case Action.ADOPT:
                     self._adopt(change)
                 case Action.CREATE | Action.RETRAIN:
                     self._create(change)
                 case Action.UPDATE_STATE:
                     self._set_metadata(change)
-                    self.observer.step(f"{change.experiment}: state updated ({change.reason})")
                     self._save()
+                    self._emit(ev.StateUpdated(change.experiment, change.reason))
                 case Action.NOOP:  # pragma: no cover - plan.ordered() leaves these out
                     pass
+                case unreachable:
+                    assert_never(unreachable)
         return self.state
 
     def _refresh(self, plan: Plan) -> None:
@@ -94,9 +105,10 @@ class Applier:
         for r in plan.refresh:
             self._update_run(r.experiment, r.job)
         for d in plan.drift:
-            if d.remote_status == "gone":
+            if d.remote_status == JobStatus.GONE:
                 self._mark_gone(d.experiment, d.job_id)
         self._save()
+        self._emit(ev.RunsRefreshed(len(plan.refresh) + len(plan.drift)))
 
     def _update_run(self, experiment: str, job: RemoteJob) -> None:
         es = self.state.experiments.get(experiment)
@@ -111,46 +123,38 @@ class Applier:
         except ProviderError:
             # It may have finished, or gone, meanwhile (a terminal job cannot be cancelled): record what it is now.
             job = self.provider.get_job(job_id)
-            if job is not None and job.status not in TERMINAL_STATUSES:
+            if job is not None and not JobStatus.of(job.status).is_terminal:
                 raise
         if job is None:
             self._mark_gone(experiment, job_id)
-            self.observer.step(f"{experiment}: job {job_id} no longer exists on the target")
+            self._emit(ev.JobGone(experiment, job_id))
             return
         self._update_run(experiment, job)
-        self.observer.step(f"{experiment}: job {job_id} {job.status}")
+        self._emit(ev.JobCancelled(experiment, job_id, job.status))
 
     def _mark_gone(self, experiment: str, job_id: str) -> None:
         es = self.state.experiments.get(experiment)
         run = es.run(job_id) if es else None
         if es is not None and run is not None:
-            self.state = self.state.with_run(experiment, replace(run, status="gone"), current=es.current == job_id)
+            gone = replace(run, status=JobStatus.GONE.value)
+            self.state = self.state.with_run(experiment, gone, current=es.current == job_id)
+
+    def _forget(self, change: Change) -> None:
+        self.state = self.state.without_experiment(change.experiment)
+        self._save()
+        self._emit(ev.ExperimentForgotten(change.experiment, change.notes))
 
     def _cancel_and_forget(self, change: Change) -> None:
         assert change.job_id
         self._cancel(change.experiment, change.job_id)
         self._save()
-        self.state = self.state.without_experiment(change.experiment)
-        self.observer.step(f"{change.experiment}: forgotten" + _notes(change))
-        self._save()
+        self._forget(change)
 
-    def destroy(self, *, delete_models: bool) -> State:
-        """Cancel every active run, optionally delete every fine-tuned model, and forget every experiment."""
-        for name, es in sorted(self.state.experiments.items()):
-            run = es.current_run
-            if run and run.active:
-                self._cancel(name, run.job_id)
-                self._save()
-            if delete_models:
-                for r in es.runs:
-                    if r.fine_tuned_model:
-                        deleted = self.provider.delete_model(r.fine_tuned_model)
-                        what = "deleted" if deleted else "already gone:"
-                        self.observer.step(f"{name}: {what} model {r.fine_tuned_model}")
-            self.state = self.state.without_experiment(name)
-            self.observer.step(f"{name}: forgotten")
-            self._save()
-        return self.state
+    def _delete_model(self, change: Change) -> None:
+        """Delete a fine-tuned model (destroy --delete-models); one the target no longer has is reported as such."""
+        assert change.model
+        existed = self.provider.delete_model(change.model)
+        self._emit(ev.ModelDeleted(change.experiment, change.model, existed=existed))
 
     # -- creating jobs ---------------------------------------------------------------------------------------------
     def _ensure_file(self, ds: Dataset) -> str:
@@ -158,11 +162,11 @@ class Applier:
         if known:
             if self.provider.get_file(known.file_id) is not None:
                 return known.file_id
-            self.observer.step(f"{ds.display}: {known.file_id} is no longer on the target")
+            self._emit(ev.FileMissing(ds.display, known.file_id))
         filename = upload_filename(ds)
         found = self.provider.find_file(filename, ds.bytes)
         if found:
-            self.observer.step(f"{ds.display}: already on the target as {found.id}, reused")
+            self._emit(ev.FileReused(ds.display, found.id))
             remote = found
         else:
             if sha256_file(ds.path) != ds.sha256:
@@ -170,11 +174,11 @@ class Applier:
                     f"{ds.display} changed after it was checked (its sha256 is no longer {ds.sha256[:12]})",
                     hint="run the command again: it checks and uploads the new content",
                 )
-            self.observer.step(f"{ds.display}: uploading ({_size(ds.bytes)})")
+            self._emit(ev.FileUploading(ds.display, ds.bytes))
             remote = self.provider.upload_file(
                 ds.path, filename, lambda sent: self.observer.upload_progress(ds.display, sent, ds.bytes)
             )
-            self.observer.step(f"{ds.display}: uploaded as {remote.id}")
+            self._emit(ev.FileUploaded(ds.display, remote.id, remote.bytes))
         record = FileRecord(file_id=remote.id, bytes=remote.bytes, filename=filename, uploaded_at=remote.created_at)
         self.state = self.state.with_file(ds.sha256, record)
         self._save()
@@ -199,13 +203,17 @@ class Applier:
         tags = self._tags(change)
         es = self.state.experiments.get(change.experiment)
         known = {r.job_id for r in es.runs} if es else set()
-        existing = [
-            j for j in self.provider.list_jobs(tags) if j.id not in known and j.status not in ("cancelled", "failed")
-        ]
-        if existing:
-            job = max(existing, key=lambda j: (j.created_at, j.id))
-            self._record(change, job, adopted=True)
-            self.observer.step(f"{change.experiment}: found job {job.id} already created for this version, adopted")
+        listed = self.provider.list_jobs(tags)
+        # The plan saw no job of this version to adopt; one may have appeared since (a concurrent or crashed apply).
+        # A failed one is adopted too unless a retrain was asked for, exactly as the planner decides.
+        assert change.training_hash
+        name, version = change.experiment, change.training_hash
+        existing = adoptable_job(
+            listed, experiment=name, training_hash=version, known=known, allow_failed=not change.forced
+        )
+        if existing is not None:
+            self._record(change, existing, adopted=True)
+            self._emit(ev.JobAdopted(change.experiment, existing.id, existing.status, ev.Adoption.FOUND_BEFORE_CREATE))
             return
         self._await_slot()
         request = JobRequest(
@@ -221,14 +229,19 @@ class Applier:
         try:
             job = self.provider.create_job(request)
         except ProviderError:
-            # The request may have reached the server before the connection broke: look before giving up.
-            after = [j for j in self.provider.list_jobs(tags) if j.id not in known and j.status != "cancelled"]
-            if not after:
+            # The request may have reached the server before the connection broke: a job of this version that was not
+            # there a moment ago is the one it created, whatever its status.
+            seen = known | {j.id for j in listed}
+            found = adoptable_job(self.provider.list_jobs(tags), experiment=name, training_hash=version, known=seen)
+            if found is None:
                 raise
-            job = max(after, key=lambda j: (j.created_at, j.id))
+            failpoint("job-created")
+            self._record(change, found, adopted=True)
+            self._emit(ev.JobAdopted(change.experiment, found.id, found.status, ev.Adoption.FOUND_AFTER_ERROR))
+            return
         failpoint("job-created")
         self._record(change, job, adopted=False)
-        self.observer.step(f"{change.experiment}: created job {job.id}")
+        self._emit(ev.JobCreated(change.experiment, job.id, retrain=change.action is Action.RETRAIN))
 
     def _await_slot(self) -> None:
         """Block until fewer than `max_active_jobs` of this workspace's jobs are active on the target."""
@@ -245,14 +258,12 @@ class Applier:
                     if job is not None and job.status != run.status:
                         self._update_run(name, job)
                         self._save()
-                    if job is not None and job.status not in TERMINAL_STATUSES and job.status != "paused":
+                    if job is not None and JobStatus.of(job.status).needs_polling:
                         active.append(run.job_id)
             if len(active) < self.max_active_jobs:
                 return
             if not announced:
-                self.observer.step(
-                    f"{len(active)} jobs active, the target's limit is {self.max_active_jobs}: waiting for a slot"
-                )
+                self._emit(ev.WaitingForSlot(len(active), self.max_active_jobs))
                 announced = True
             time.sleep(self.poll_interval)
 
@@ -279,12 +290,12 @@ class Applier:
         earlier = es.run(job.id) if es else None
         if earlier is None:
             self._record(change, job, adopted=True)
-            self.observer.step(f"{change.experiment}: adopted job {job.id} ({job.status})")
+            self._emit(ev.JobAdopted(change.experiment, job.id, job.status, ev.Adoption.ORPHAN))
             return
         self._set_metadata(change)
         self.state = self.state.with_run(change.experiment, earlier.observed(job, int(time.time())))
         self._save()
-        self.observer.step(f"{change.experiment}: job {job.id} ({job.status}) is current again")
+        self._emit(ev.JobAdopted(change.experiment, job.id, job.status, ev.Adoption.CURRENT_AGAIN))
 
     def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
         assert change.training_hash and change.inputs is not None
@@ -315,17 +326,18 @@ class Applier:
             for name in experiments:
                 es = self.state.experiments.get(name)
                 run = es.current_run if es else None
-                if run is None or run.status in TERMINAL_STATUSES or run.status in ("gone", "paused"):
+                if run is None or JobStatus.of(run.status).is_settled:
                     continue
                 job = self.provider.get_job(run.job_id)
                 if job is None:
                     continue
-                progress = self.provider.progress(job.id) if job.status not in TERMINAL_STATUSES else None
+                status = JobStatus.of(job.status)
+                progress = self.provider.progress(job.id) if not status.is_terminal else None
                 self.observer.job_progress(name, job, progress)
                 if (job.status, job.fine_tuned_model) != (run.status, run.fine_tuned_model):
                     self._update_run(name, job)
                     self._save()
-                if job.status not in TERMINAL_STATUSES and job.status != "paused":
+                if status.needs_polling:
                     pending.append(name)
             if not pending:
                 return self.state
@@ -341,15 +353,3 @@ def upload_filename(ds: Dataset) -> str:
     """Content-addressed: the sha256 in the name lets a lost state find the upload again."""
     stem = _SAFE.sub("-", Path(ds.display.split(" ")[0]).stem).strip("-") or "data"
     return f"{stem[:40]}.{ds.sha256}.jsonl"
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return f"{n} B"  # pragma: no cover
-
-
-def _notes(change: Change) -> str:
-    return f" ({'; '.join(change.notes)})" if change.notes else ""

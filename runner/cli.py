@@ -1,4 +1,7 @@
-"""The command line: parses arguments, wires the pieces, and is the only place that prints or exits."""
+"""The command line: parses arguments, wires the pieces, and is the only place that prints or exits.
+
+What each command shows is rendered by runner.views; this module decides only what to call and how to exit.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +9,29 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
-from runner import __version__, lock, pipeline
-from runner.apply import Applier
-from runner.diagnostics import ExitCode, FtrunError, Severity, SpecError, StateError, has_errors
-from runner.plan import Action, Plan, make_plan, stale_reasons
-from runner.remote import Progress as JobProgress
-from runner.remote import Provider, RemoteJob
-from runner.render import (
-    dataset_report,
-    diagnostics_text,
-    estimate_text,
-    money,
-    plan_json,
-    plan_markdown,
-    plan_text,
-    table,
-)
-from runner.state import TERMINAL_STATUSES, State, StateStore
+from runner import __version__, crashlog, lock, pipeline
+from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, SpecError, StateError, has_errors
+from runner.job_status import JobStatus
+from runner.plan import Mode, Plan, make_plan, stale_reasons
+from runner.remote import Provider
+from runner.state import ExperimentState, State, StateStore
+from runner.views import reports
+from runner.views.diagnostics import diagnostics_text
+from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line
+from runner.views.plan import plan_json, plan_markdown, plan_text
 from runner.workspace import Target, Workspace, find_root, load_workspace
+
+if TYPE_CHECKING:
+    from runner.apply import Applier
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,8 +43,11 @@ class Context:
         # Colour on a terminal, plain when piped or NO_COLOR is set; --color forces it, --no-color drops it.
         no_color = color is False or (color is None and bool(os.environ.get("NO_COLOR")))
         force = True if color else None
-        self.out = Console(highlight=False, no_color=no_color, force_terminal=force, soft_wrap=True)
-        self.err = Console(highlight=False, no_color=no_color, force_terminal=force, stderr=True, soft_wrap=True)
+        # No emoji codes: a model id such as ft:gpt-4.1:personal:x:abc must print as written, not as a ❌.
+        self.out = Console(highlight=False, emoji=False, no_color=no_color, force_terminal=force, soft_wrap=True)
+        self.err = Console(
+            stderr=True, highlight=False, emoji=False, no_color=no_color, force_terminal=force, soft_wrap=True
+        )
         self._ws: Workspace | None = None
 
     @property
@@ -83,29 +73,70 @@ class Context:
         for line in diagnostics_text(diags):
             self.err.print(line)
 
+    def lock(self, operation: str) -> Any:
+        """The target's state lock; a lock left by a holder that died on this host is taken over, with a warning."""
+
+        def taken_over(dead: lock.LockInfo) -> None:
+            self.err.print(
+                f"[bold yellow]warning[/]: took over the state lock left by {escape(dead.describe())}, "
+                "which is no longer running"
+            )
+
+        return lock.hold(self.ws.lock_path(self.target), operation, on_takeover=taken_over)
+
 
 def _handle_errors(fn: F) -> F:
+    """Errors the user can act on print as diagnostics; Ctrl-C says what was left; anything else is one line and a
+    log file with the traceback (secrets redacted). Never a bare traceback."""
+
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context().find_object(Context)
-        err = ctx.err if ctx else Console(stderr=True, highlight=False)
+        err = ctx.err if ctx else Console(stderr=True, highlight=False, emoji=False)
         try:
             return fn(*args, **kwargs)
         except FtrunError as e:
             for line in diagnostics_text(e.diagnostics, per_check_limit=10):
                 err.print(line)
             sys.exit(e.exit_code)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, click.Abort):
             err.print("[yellow]interrupted[/yellow]")
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
+        except Exception as e:  # noqa: BLE001 - the one place an unexpected error becomes a line and a log file
+            where = crashlog.write(e, ctx._ws if ctx else None)
+            err.print(
+                f"[bold red]error[/]: ftrun failed unexpectedly ({escape(type(e).__name__)}); "
+                f"the details are in {escape(str(where))}"
+            )
+            sys.exit(ExitCode.ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+class FtrunGroup(click.Group):
+    """Usage errors exit 1, never 2: `plan --detailed-exitcode` uses 2 for "changes present"."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, standalone_mode: bool = True, **kw: Any
+    ) -> Any:
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **kw)
+            code = result if isinstance(result, int) else ExitCode.OK
+        except click.ClickException as e:
+            e.show()
+            code = ExitCode.ERROR
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            code = ExitCode.INTERRUPTED
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FtrunGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", metavar="DIR", help="Run in the workspace at DIR instead of the current directory.")
 @click.option("--target", "-t", metavar="NAME", help="The target to act on (default: ftrun.yaml's default_target).")
 @click.option("--color/--no-color", default=None, help="Force or disable colour (default: colour on a terminal).")
@@ -124,14 +155,24 @@ def _load(c: Context, only: Sequence[str] = ()) -> pipeline.Loaded:
     return loaded
 
 
-def _plan(c: Context, loaded: pipeline.Loaded, state: State, provider: Provider, retrain: Sequence[str]) -> Plan:
-    names = {e.name for e in loaded.experiments}
+def _plan(
+    c: Context,
+    loaded: pipeline.Loaded | None,
+    state: State,
+    provider: Provider,
+    retrain: Sequence[str] = (),
+    *,
+    mode: Mode = Mode.APPLY,
+    delete_models: bool = False,
+) -> Plan:
+    """The plan against the target's state, from one refresh of the target (loaded is None in destroy mode)."""
+    names = {e.name for e in loaded.experiments} if loaded else set()
     unknown = [n for n in retrain if n not in names]
     if unknown:
         raise SpecError(f"--retrain names no experiment: {', '.join(unknown)}")
     snap = pipeline.snapshot(provider, state, c.ws)
     return make_plan(
-        loaded.desired,
+        loaded.desired if loaded else (),
         state,
         snap,
         target=c.target.name,
@@ -139,8 +180,34 @@ def _plan(c: Context, loaded: pipeline.Loaded, state: State, provider: Provider,
         workspace=c.ws.name,
         retrain=frozenset(retrain),
         budget_max_usd=c.ws.budget_max_usd,
-        diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR],
+        diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
+        mode=mode,
+        delete_models=delete_models,
     )
+
+
+def _print_plan(c: Context, p: Plan, *, as_json: bool = False, markdown: bool = False) -> None:
+    if as_json:
+        c.out.print_json(plan_json(p))
+    elif markdown:
+        c.out.print(escape(plan_markdown(p)), markup=True, end="")
+    else:
+        c.out.print(plan_text(p))
+
+
+def _confirm(c: Context, question: str) -> None:
+    if not sys.stdin.isatty():
+        raise FtrunError(
+            "confirmation needed, but the input is not a terminal",
+            hint="run with --auto-approve to go ahead without asking",
+        )
+    c.out.print(f"\n[bold]{question}[/bold]\n  Only 'yes' will be accepted.")
+    try:
+        answer = click.prompt("  Enter a value", default="", show_default=False)
+    except (KeyboardInterrupt, click.Abort):
+        raise Interrupted("interrupted at the prompt: nothing was changed") from None
+    if answer.strip() != "yes":
+        raise FtrunError("cancelled: nothing was changed")
 
 
 # -- commands ------------------------------------------------------------------------------------------------------
@@ -152,48 +219,13 @@ def validate(c: Context, as_json: bool) -> None:
     """Check the specs and the data they train on, without contacting the target."""
     loaded = pipeline.load(c.ws, c.target)
     if as_json:
-        c.out.print_json(
-            json.dumps(
-                {
-                    "valid": not has_errors(loaded.diagnostics),
-                    "experiments": [
-                        {
-                            "name": d.experiment.name,
-                            "training_hash": d.training_hash,
-                            "training_file": {
-                                "display": d.training.display,
-                                "sha256": d.training.sha256,
-                                "examples": d.training.examples,
-                                "stats": asdict(d.training.stats) if d.training.stats else None,
-                                "checks": dict(d.training.check_counts),
-                            },
-                            "estimate": asdict(d.estimate) if d.estimate else None,
-                        }
-                        for d in loaded.desired
-                    ],
-                    "diagnostics": [d.to_dict() for d in loaded.diagnostics],
-                },
-                ensure_ascii=False,
-            )
-        )
+        doc = reports.validate_document(loaded.desired, loaded.diagnostics)
+        c.out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         c.warn(loaded.diagnostics)
         if not has_errors(loaded.diagnostics):
-            reported: set[str] = set()
-            for d in loaded.desired:
-                for ds in (d.training, d.validation):
-                    if ds is not None and ds.sha256 not in reported:
-                        reported.add(ds.sha256)
-                        for line in dataset_report(ds):
-                            c.out.print(line)
-            for d in loaded.desired:
-                stats = d.training.stats
-                tokens = f", {stats.total_tokens:,} tokens" if stats else ""
-                c.out.print(
-                    f"[green]✓[/green] {escape(d.experiment.name)}: {escape(d.training.display)} "
-                    f"({d.training.examples} examples{tokens}); estimate {escape(estimate_text(d.estimate))}"
-                )
-            c.out.print(f"[bold green]Valid:[/bold green] {len(loaded.desired)} experiment(s).")
+            for line in reports.validate_lines(loaded.desired):
+                c.out.print(line)
     if has_errors(loaded.diagnostics):
         sys.exit(ExitCode.ERROR)
 
@@ -203,6 +235,8 @@ def validate(c: Context, as_json: bool) -> None:
 @click.option("--markdown", is_flag=True, help="Print the plan as Markdown (for a pull-request comment).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 1 on error, 2 when changes.")
 @click.option("--retrain", multiple=True, metavar="NAME", help="Plan a retrain of NAME even if nothing changed.")
+@click.option("--destroy", is_flag=True, help="Plan the removal of everything in state (what `ftrun destroy` does).")
+@click.option("--delete-models", is_flag=True, help="With --destroy: delete the fine-tuned models too.")
 @click.option(
     "--out",
     "out",
@@ -213,36 +247,29 @@ def validate(c: Context, as_json: bool) -> None:
 @pass_ctx
 @_handle_errors
 def plan(
-    c: Context, as_json: bool, markdown: bool, detailed_exitcode: bool, retrain: tuple[str, ...], out: Path | None
+    c: Context,
+    as_json: bool,
+    markdown: bool,
+    detailed_exitcode: bool,
+    retrain: tuple[str, ...],
+    destroy: bool,
+    delete_models: bool,
+    out: Path | None,
 ) -> None:
     """Show what apply would do: what would train, why, from which data and at what cost."""
-    loaded = _load(c)
+    if delete_models and not destroy:
+        raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
+    loaded = None if destroy else _load(c)
     state = c.store.load_or_new(c.target.name)
-    p = _plan(c, loaded, state, c.provider(), retrain)
+    mode = Mode.DESTROY if destroy else Mode.APPLY
+    p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
     if out is not None and not p.has_errors:
         out.write_text(plan_json(p) + "\n", encoding="utf-8")
-    if as_json:
-        c.out.print_json(plan_json(p))
-    elif markdown:
-        c.out.print(escape(plan_markdown(p)), markup=True, end="")
-    else:
-        c.out.print(plan_text(p))
+    _print_plan(c, p, as_json=as_json, markdown=markdown)
     if p.has_errors:
         sys.exit(ExitCode.ERROR)
     if detailed_exitcode and p.has_changes:
         sys.exit(ExitCode.CHANGES)
-
-
-def _confirm(c: Context, question: str) -> None:
-    if not sys.stdin.isatty():
-        raise FtrunError(
-            "confirmation needed, but the input is not a terminal",
-            hint="run with --auto-approve to apply without asking",
-        )
-    c.out.print(f"\n[bold]{question}[/bold]\n  Only 'yes' will be accepted.")
-    answer = click.prompt("  Enter a value", default="", show_default=False)
-    if answer.strip() != "yes":
-        raise FtrunError("cancelled: nothing was changed")
 
 
 @cli.command()
@@ -250,59 +277,107 @@ def _confirm(c: Context, question: str) -> None:
 @click.option("--wait", is_flag=True, help="Track the jobs until they finish, with progress.")
 @click.option("--retrain", multiple=True, metavar="NAME", help="Retrain NAME even if nothing changed.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
+@click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @pass_ctx
 @_handle_errors
 def apply(
-    c: Context, auto_approve: bool, wait: bool, retrain: tuple[str, ...], timeout: float | None, plan_file: Path | None
+    c: Context,
+    auto_approve: bool,
+    wait: bool,
+    retrain: tuple[str, ...],
+    timeout: float | None,
+    as_json: bool,
+    plan_file: Path | None,
 ) -> None:
     """Make the target match the experiments: upload data once, create, track or cancel jobs.
 
     With PLAN_FILE (from `ftrun plan --out`), apply exactly that plan without asking, or refuse if it is stale.
     """
     saved = _read_saved_plan(plan_file) if plan_file else None
+    if as_json and not auto_approve and saved is None:
+        raise FtrunError("--json needs --auto-approve (or a saved plan): there is no one to ask")
+    mode = Mode(saved.get("mode", Mode.APPLY.value)) if saved else Mode.APPLY
+    delete_models = bool(saved.get("delete_models")) if saved else False
     if saved is not None:
         retrain = tuple(saved.get("retrain") or ())
-    loaded = _load(c)
+    loaded = _load(c) if mode is Mode.APPLY else None
     provider = c.provider()
-    with lock.hold(c.ws.lock_path(c.target), "apply"):
+    with c.lock(str(mode)):
         state = c.store.load_or_new(c.target.name)
-        p = _plan(c, loaded, state, provider, retrain)
+        p = _plan(c, loaded, state, provider, retrain, mode=mode, delete_models=delete_models)
         if saved is not None:
             reasons = stale_reasons(saved, p)
             if reasons:
                 raise StateError(
                     f"the saved plan {plan_file} is stale: {'; '.join(reasons)}", hint="run `ftrun plan` again"
                 )
-        c.out.print(plan_text(p))
+        if as_json:
+            c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
+        else:
+            c.out.print(plan_text(p))
         if p.has_errors:
             sys.exit(ExitCode.ERROR)
         if p.has_changes and not auto_approve and saved is None:
             _confirm(c, "Do you want to perform these actions?")
-        observer = ConsoleObserver(c)
-        applier = Applier(
-            c.store,
-            provider,
-            c.ws.name,
-            {d.experiment.name: d for d in loaded.desired},
-            observer,
-            state,
-            max_active_jobs=c.target.max_active_jobs,
-            poll_interval=c.target.poll_interval,
-        )
+        applier = _applier(c, provider, loaded, state, as_json=as_json)
         if p.has_changes or p.refresh or p.drift:
             applier.apply(p)
-            done = p.counts()
-            c.out.print(
-                f"\n[bold green]Apply complete![/bold green] {done[Action.CREATE]} created, "
-                f"{done[Action.RETRAIN]} retrained, {done[Action.ADOPT]} adopted, {done[Action.UPDATE_STATE]} "
-                f"updated, {done[Action.CANCEL]} cancelled, {done[Action.FORGET]} forgotten."
-            )
-        if wait:
-            names = sorted(applier.state.experiments)
-            with observer.live():
-                applier.wait(names, c.target.poll_interval, timeout)
-            _report_finished(c, applier.state, names)
+            _print_completion(c, "Destroy" if mode is Mode.DESTROY else "Apply", applier, as_json=as_json)
+    if wait and mode is Mode.APPLY:
+        _wait(c, applier, timeout)
+
+
+def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, state: State, *, as_json: bool) -> Applier:
+    from runner.apply import Applier
+    from runner.views.progress import ConsoleObserver
+
+    return Applier(
+        c.store,
+        provider,
+        c.ws.name,
+        {d.experiment.name: d for d in loaded.desired} if loaded else {},
+        ConsoleObserver(c.out, as_json=as_json),
+        state,
+        max_active_jobs=c.target.max_active_jobs,
+        poll_interval=c.target.poll_interval,
+    )
+
+
+def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool) -> None:
+    from runner.events import tally
+
+    if as_json:
+        doc = {"type": f"{title.lower()}_complete", "counts": tally(applier.events)}
+        c.out.out(json.dumps(doc), highlight=False)
+    else:
+        always = DESTROY_ALWAYS if title == "Destroy" else APPLY_ALWAYS
+        c.out.print("\n" + completion_line(title, applier.events, always))
+
+
+def _wait(c: Context, applier: Applier, timeout: float | None) -> None:
+    """Track every current job until it settles; Ctrl-C stops watching, never the jobs."""
+    from runner.views.progress import ConsoleObserver
+
+    names = sorted(applier.state.experiments)
+    assert isinstance(applier.observer, ConsoleObserver)
+    try:
+        with applier.observer.live():
+            applier.wait(names, c.target.poll_interval, timeout)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "stopped waiting: the jobs keep running on the target",
+            hint="see them with `ftrun status`, or follow them again with `ftrun apply --wait`",
+        ) from None
+    runs = [(n, r) for n in names if (r := applier.state.experiments[n].current_run) is not None]
+    lines, failed = reports.finished_lines(runs)
+    for line in lines:
+        c.out.print(line)
+    if failed:
+        raise FtrunError(
+            f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",
+            hint="see `ftrun show NAME` for the job's error",
+        )
 
 
 def _read_saved_plan(path: Path) -> dict[str, Any]:
@@ -312,125 +387,9 @@ def _read_saved_plan(path: Path) -> dict[str, Any]:
         raise FtrunError(f"{path} is not a saved plan: {e}") from None
     if not isinstance(doc, dict) or "changes" not in doc or "lineage" not in doc:
         raise FtrunError(f"{path} is not a saved plan (make one with `ftrun plan --out FILE`)")
+    if doc.get("mode", Mode.APPLY.value) not in {m.value for m in Mode}:
+        raise FtrunError(f"{path} has an unknown plan mode {doc.get('mode')!r}")
     return doc
-
-
-def _report_finished(c: Context, state: State, names: Sequence[str]) -> None:
-    failed = []
-    for name in names:
-        run = state.experiments[name].current_run
-        if run is None:
-            continue
-        if run.status == "succeeded":
-            c.out.print(f"[green]✓[/green] {escape(name)}: {escape(run.fine_tuned_model or '')}")
-        else:
-            why = f": {run.error.get('message')}" if run.error else ""
-            c.out.print(f"[red]✗[/red] {escape(name)}: {run.status}{escape(why)}")
-            failed.append(name)
-    if failed:
-        raise FtrunError(
-            f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",
-            hint="see `ftrun show NAME` for the job's error",
-        )
-
-
-class ConsoleObserver:
-    """Apply's progress on the console: a line per step; a live bar per job on a terminal, lines when piped."""
-
-    def __init__(self, c: Context) -> None:
-        self.c = c
-        self._progress: Progress | None = None
-        self._tasks: dict[str, TaskID] = {}
-        self._last: dict[str, tuple[str, int | None]] = {}
-        self._last_print: dict[str, float] = {}
-        self._upload: Progress | None = None
-        self._upload_task = TaskID(0)
-
-    def step(self, text: str) -> None:
-        self.c.out.print(f"  {escape(text)}")
-
-    @contextmanager
-    def live(self) -> Iterator[None]:
-        if not self.c.out.is_terminal:
-            yield
-            return
-        with Progress(
-            TextColumn("[bold]{task.fields[name]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=self.c.out,
-        ) as progress:
-            self._progress = progress
-            try:
-                yield
-            finally:
-                self._progress = None
-
-    def upload_progress(self, display: str, sent: int, total: int) -> None:
-        """A bar while a file of more than a few megabytes goes up (on a terminal only: logs get the step lines)."""
-        if not self.c.out.is_terminal or total < 4_000_000:
-            return
-        if self._upload is None:
-            self._upload = Progress(
-                TextColumn("  uploading {task.description}"),
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                console=self.c.out,
-                transient=True,
-            )
-            self._upload.start()
-            self._upload_task = self._upload.add_task(display, total=total)
-        self._upload.update(self._upload_task, completed=sent)
-        if sent >= total:
-            self._upload.stop()
-            self._upload = None
-
-    def job_progress(self, experiment: str, job: RemoteJob, progress: JobProgress | None) -> None:
-        step = progress.step if progress else None
-        total = progress.total_steps if progress else None
-        loss = f" loss {progress.train_loss:.4f}" if progress and progress.train_loss is not None else ""
-        detail = f"{job.status}{loss}"
-        if self._progress is not None:
-            if experiment not in self._tasks:
-                self._tasks[experiment] = self._progress.add_task("", total=total, name=experiment, detail=detail)
-            task = self._tasks[experiment]
-            self._progress.update(task, detail=detail)
-            if total:
-                self._progress.update(task, total=total)
-            if step is not None:
-                self._progress.update(task, completed=step)
-            if job.status == "succeeded":  # a full bar; its clock stops
-                done = self._progress.tasks[task].total or 1
-                self._progress.update(task, total=done, completed=done)
-            elif job.status in TERMINAL_STATUSES or job.status == "paused":
-                self._progress.stop_task(task)
-            return
-        # Piped: a line when the status changes, and at most every 10 s while the step advances.
-        key = (job.status, step)
-        now = time.monotonic()
-        if self._last.get(experiment) == key:
-            return
-        if self._last.get(experiment, ("",))[0] == job.status and now - self._last_print.get(experiment, 0) < 10:
-            return
-        self._last[experiment] = key
-        self._last_print[experiment] = now
-        at = f" step {step}/{total}" if step is not None and total else ""
-        self.c.out.print(f"  {escape(experiment)}: {escape(job.status)}{at}{escape(loss)}")
-
-
-def _run_row(name: str, run: Any) -> dict[str, Any]:
-    return {
-        "experiment": name,
-        "job_id": run.job_id if run else None,
-        "status": run.status if run else None,
-        "fine_tuned_model": run.fine_tuned_model if run else None,
-        "trained_tokens": run.trained_tokens if run else None,
-        "estimated_usd": run.estimated_usd if run else None,
-        "error": run.error if run else None,
-    }
 
 
 def _live_state(c: Context, state: State, offline: bool) -> State:
@@ -440,7 +399,7 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
     provider = c.provider()
     for name, es in state.experiments.items():
         run = es.current_run
-        if run and run.status not in TERMINAL_STATUSES and run.status != "gone":
+        if run and not JobStatus.of(run.status).is_terminal and run.status != JobStatus.GONE:
             job = provider.get_job(run.job_id)
             if job:
                 state = state.with_run(name, run.observed(job, int(time.time())))
@@ -455,31 +414,16 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
 def status(c: Context, as_json: bool, offline: bool) -> None:
     """The current run of every experiment in state."""
     state = _live_state(c, c.store.load_or_new(c.target.name), offline)
-    rows = [_run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
+    rows = [reports.run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
     if as_json:
         c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
-        return
-    if not rows:
+    elif not rows:
         c.out.print(f"No experiments in state for target '{escape(c.target.name)}' yet. Run `ftrun apply`.")
-        return
-    c.out.print(
-        table(
-            ["EXPERIMENT", "STATUS", "JOB", "MODEL", "TOKENS"],
-            [
-                [
-                    r["experiment"],
-                    r["status"] or "-",
-                    r["job_id"] or "-",
-                    r["fine_tuned_model"] or "-",
-                    f"{r['trained_tokens']:,}" if r["trained_tokens"] else "-",
-                ]
-                for r in rows
-            ],
-        )
-    )
+    else:
+        c.out.print(reports.status_table(rows))
 
 
-def _experiment_state(c: Context, name: str, state: State) -> Any:
+def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
     es = state.experiments.get(name)
     if es is None:
         known = ", ".join(sorted(state.experiments)) or "none"
@@ -494,47 +438,18 @@ def _experiment_state(c: Context, name: str, state: State) -> Any:
 @_handle_errors
 def show(c: Context, name: str, as_json: bool) -> None:
     """Every run of one experiment (its history), newest last."""
-    state = c.store.load_or_new(c.target.name)
-    es = _experiment_state(c, name, state)
+    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
     if as_json:
-        c.out.print_json(
-            json.dumps(
-                {
-                    "experiment": name,
-                    "current": es.current,
-                    "metadata": dict(es.metadata),
-                    "runs": [asdict(r) for r in es.runs],
-                },
-                ensure_ascii=False,
-            )
-        )
+        c.out.print_json(json.dumps(reports.show_document(name, es), ensure_ascii=False))
         return
-    c.out.print(f"[bold]{escape(name)}[/bold] on target '{escape(c.target.name)}'")
-    if es.metadata.get("description"):
-        c.out.print(f"  {escape(es.metadata['description'])}")
-    for run in es.runs:
-        marker = "[green]*[/green]" if run.job_id == es.current else " "
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.created_at)) if run.created_at else "?"
-        c.out.print(
-            f"{marker} {escape(run.job_id)}  {escape(run.status)}  created {when}  "
-            f"training hash {run.training_hash[:12]}{'  (adopted)' if run.adopted else ''}"
-        )
-        if run.fine_tuned_model:
-            c.out.print(f"    model: {escape(run.fine_tuned_model)}")
-        if run.trained_tokens is not None:
-            from runner.datasets.pricing import actual_cost
+    from runner.datasets.pricing import actual_cost
 
-            actual = actual_cost(
-                str(run.inputs.get("model")), run.trained_tokens, prices=c.ws.prices, free=c.target.free
-            )
-            c.out.print(
-                f"    trained tokens: {run.trained_tokens:,}; cost {money(actual)} "
-                f"(estimated {money(run.estimated_usd)})"
-            )
-        if run.error:
-            c.out.print(
-                f"    [red]error[/red]: {escape(str(run.error.get('code')))}: {escape(str(run.error.get('message')))}"
-            )
+    def cost(run: Any) -> float | None:
+        model = str(run.inputs.get("model"))
+        return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+    for line in reports.show_lines(name, c.target.name, es, cost):
+        c.out.print(line)
 
 
 @cli.command()
@@ -593,30 +508,31 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
 @cli.command()
 @click.option("--auto-approve", is_flag=True, help="Do it without asking for confirmation.")
 @click.option("--delete-models", is_flag=True, help="Also delete the fine-tuned models (they are kept otherwise).")
+@click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @pass_ctx
 @_handle_errors
-def destroy(c: Context, auto_approve: bool, delete_models: bool) -> None:
-    """Cancel every active job and forget every experiment of the target; models are kept unless asked."""
+def destroy(c: Context, auto_approve: bool, delete_models: bool, as_json: bool) -> None:
+    """Cancel every active job and forget every experiment of the target; models are kept unless asked.
+
+    `ftrun plan --destroy [--delete-models]` shows the same plan (as text, Markdown or JSON) without acting.
+    """
+    if as_json and not auto_approve:
+        raise FtrunError("--json needs --auto-approve: there is no one to ask")
     provider = c.provider()
-    with lock.hold(c.ws.lock_path(c.target), "destroy"):
+    with c.lock("destroy"):
         state = c.store.load_or_new(c.target.name)
-        if not state.experiments:
-            c.out.print("Nothing to destroy.")
+        p = _plan(c, None, state, provider, mode=Mode.DESTROY, delete_models=delete_models)
+        if as_json:
+            c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
+        else:
+            c.out.print(plan_text(p))
+        if not p.has_changes and not p.refresh and not p.drift:
             return
-        models = [r.fine_tuned_model for es in state.experiments.values() for r in es.runs if r.fine_tuned_model]
-        for name, es in sorted(state.experiments.items()):
-            run = es.current_run
-            what = f"cancel job {run.job_id} and forget" if run and run.active else "forget"
-            c.out.print(f"  [red]-[/red] {escape(name)}: {what}")
-        if delete_models:
-            for m in models:
-                c.out.print(f"  [red]-[/red] delete model {escape(m)}")
-        elif models:
-            c.out.print(f"  [dim]{len(models)} fine-tuned model(s) are kept (--delete-models deletes them)[/dim]")
-        if not auto_approve:
+        if p.has_changes and not auto_approve:
             _confirm(c, "Do you really want to destroy these?")
-        Applier(c.store, provider, c.ws.name, {}, ConsoleObserver(c), state).destroy(delete_models=delete_models)
-        c.out.print("[bold green]Destroy complete.[/bold green]")
+        applier = _applier(c, provider, None, state, as_json=as_json)
+        applier.apply(p)
+        _print_completion(c, "Destroy", applier, as_json=as_json)
 
 
 @cli.command("force-unlock")
@@ -630,7 +546,7 @@ def force_unlock(c: Context, lock_id: str) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; others need --api-key.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; any other needs an API key.")
 @click.option("--port", type=int, default=9527, show_default=True)
 @click.option(
     "--data-dir",
@@ -643,7 +559,8 @@ def force_unlock(c: Context, lock_id: str) -> None:
     "api_keys",
     multiple=True,
     envvar="FTRUN_SERVER_API_KEY",
-    help="Require this bearer key (repeatable; or FTRUN_SERVER_API_KEY).",
+    help="Require this bearer key (repeatable). Prefer the FTRUN_SERVER_API_KEY variable (comma-separated keys): "
+    "a key on the command line shows in the process list.",
 )
 @click.option("--workers", type=int, default=1, show_default=True, help="Jobs that train at once.")
 @pass_ctx
@@ -690,9 +607,10 @@ def render(c: Context, name: str, validation: bool, out: Path | None) -> None:
     loaded = pipeline.load(c.ws, c.target, only=[name])
     if not loaded.experiments:
         raise FtrunError(f"no experiment named '{name}'")
+    errors = [d for d in loaded.diagnostics if d.severity is Severity.ERROR]
     c.warn(loaded.diagnostics)
     if not loaded.desired:
-        raise SpecError([d for d in loaded.diagnostics if d.severity is Severity.ERROR] or "no data")
+        raise SpecError(errors or "no data")
     d = loaded.desired[0]
     ds = d.validation if validation else d.training
     if ds is None:
@@ -704,6 +622,8 @@ def render(c: Context, name: str, validation: bool, out: Path | None) -> None:
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+    if errors:  # the bytes are out for a look, but they would not pass plan or apply
+        sys.exit(ExitCode.ERROR)
 
 
 @cli.command()

@@ -10,12 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import FieldDiff, diff
-from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, RemoteJob, Snapshot
+from runner.job_status import JobStatus
+from runner.remote import RemoteJob, Snapshot
 from runner.spec import Experiment
-from runner.state import ACTIVE_STATUSES, Run, State
+from runner.state import Run, State
 
 PLAN_FORMAT_VERSION = 1
 
@@ -27,11 +29,26 @@ class Action(enum.StrEnum):
     UPDATE_STATE = "update-state"
     CANCEL = "cancel"
     FORGET = "forget"
+    DELETE_MODEL = "delete-model"  # destroy --delete-models only
     NOOP = "no-op"
 
 
-# The order in which apply walks changes: removals first (they free capacity), then new jobs, then bookkeeping.
-APPLY_ORDER = (Action.CANCEL, Action.FORGET, Action.ADOPT, Action.RETRAIN, Action.CREATE, Action.UPDATE_STATE)
+# The order in which apply walks changes: removals first (they free capacity; a model is deleted while state still
+# names it), then new jobs, then bookkeeping.
+APPLY_ORDER = (
+    Action.DELETE_MODEL,
+    Action.CANCEL,
+    Action.FORGET,
+    Action.ADOPT,
+    Action.RETRAIN,
+    Action.CREATE,
+    Action.UPDATE_STATE,
+)
+
+
+class Mode(enum.StrEnum):
+    APPLY = "apply"  # make the target match the specs
+    DESTROY = "destroy"  # cancel and forget everything in state (and delete models when asked)
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,8 @@ class Change:
     fields: tuple[FieldDiff, ...] = ()
     training_hash: str | None = None
     job_id: str | None = None  # the existing job this change acts on (cancel, adopt)
+    model: str | None = None  # the fine-tuned model a delete-model change deletes
+    forced: bool = False  # a retrain asked for with --retrain: a failed job of this version is not adopted
     supersedes: str | None = None  # retrain: an active job of the previous version, cancelled first
     inputs: Mapping[str, Any] | None = None
     metadata: Mapping[str, Any] | None = None
@@ -124,6 +143,8 @@ class Plan:
     new_billed_tokens: int = 0
     budget_max_usd: float | None = None
     retrain: tuple[str, ...] = ()
+    mode: Mode = Mode.APPLY
+    delete_models: bool = False  # destroy mode: the plan deletes the fine-tuned models too
     format_version: int = PLAN_FORMAT_VERSION
 
     @property
@@ -165,15 +186,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _newest(jobs: Iterable[RemoteJob]) -> RemoteJob | None:
-    return max(jobs, key=lambda j: (j.created_at, j.id), default=None)
-
-
-def _status(run: Run, snapshot: Snapshot) -> str:
+def _status(run: Run, snapshot: Snapshot) -> JobStatus:
     if run.job_id in snapshot.gone:
-        return "gone"
+        return JobStatus.GONE
     job = snapshot.jobs.get(run.job_id)
-    return job.status if job else run.status
+    return JobStatus.of(job.status if job else run.status)
 
 
 def make_plan(
@@ -187,7 +204,13 @@ def make_plan(
     retrain: frozenset[str] = frozenset(),
     budget_max_usd: float | None = None,
     diagnostics: Sequence[Diagnostic] = (),
+    mode: Mode = Mode.APPLY,
+    delete_models: bool = False,
 ) -> Plan:
+    """What apply would do. In destroy mode `desired` is ignored: everything in state is removed, and with
+    `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise)."""
+    if mode is Mode.DESTROY:
+        desired = ()
     changes: list[Change] = []
     refresh: list[Refresh] = []
     drift: list[Drift] = []
@@ -197,14 +220,16 @@ def make_plan(
     for name, es in sorted(state.experiments.items()):
         for run in es.runs:
             if run.job_id in snapshot.gone:
-                if run.status != "gone":
-                    drift.append(Drift(name, run.job_id, run.status, "gone", "the job no longer exists on the target"))
+                if run.status != JobStatus.GONE:
+                    drift.append(
+                        Drift(name, run.job_id, run.status, JobStatus.GONE, "the job no longer exists on the target")
+                    )
                 continue
             job = snapshot.jobs.get(run.job_id)
             if job is None or job.status == run.status and job.fine_tuned_model == run.fine_tuned_model:
                 continue
             refresh.append(Refresh(name, run.job_id, run.status, job))
-            if run.status in ACTIVE_STATUSES and job.status == "cancelled":
+            if JobStatus.of(run.status).is_active and JobStatus.of(job.status) is JobStatus.CANCELLED:
                 drift.append(Drift(name, run.job_id, run.status, job.status, "the job was cancelled outside ftrun"))
 
     by_name = {d.experiment.name: d for d in desired}
@@ -214,26 +239,28 @@ def make_plan(
         es = state.experiments[name]
         cur = es.current_run
         status = _status(cur, snapshot) if cur else None
-        if cur and status in ACTIVE_STATUSES:
+        why = "destroy" if mode is Mode.DESTROY else "its spec was removed"
+        kept = () if delete_models else _kept_models(es.runs)
+        if cur and status is not None and status.is_active:
             changes.append(
-                Change(
-                    Action.CANCEL,
-                    name,
-                    f"its spec was removed; job {cur.job_id} is still {status}",
-                    job_id=cur.job_id,
-                    notes=_kept_models(es.runs),
-                )
+                Change(Action.CANCEL, name, f"{why}; job {cur.job_id} is still {status}", job_id=cur.job_id, notes=kept)
             )
         else:
-            changes.append(
-                Change(
-                    Action.FORGET,
-                    name,
-                    "its spec was removed",
-                    job_id=cur.job_id if cur else None,
-                    notes=_kept_models(es.runs),
-                )
-            )
+            changes.append(Change(Action.FORGET, name, why, job_id=cur.job_id if cur else None, notes=kept))
+        if delete_models:
+            for run in es.runs:
+                job = snapshot.jobs.get(run.job_id)
+                model = (job.fine_tuned_model if job else None) or run.fine_tuned_model
+                if model:
+                    changes.append(
+                        Change(
+                            Action.DELETE_MODEL,
+                            name,
+                            f"{why} --delete-models",
+                            job_id=run.job_id,
+                            model=model,
+                        )
+                    )
 
     uploads: dict[str, Upload] = {}
     data: dict[str, str] = {}
@@ -293,11 +320,13 @@ def make_plan(
         new_billed_tokens=billed,
         budget_max_usd=budget_max_usd,
         retrain=tuple(sorted(retrain)),
+        mode=mode,
+        delete_models=delete_models,
     )
 
 
 def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    keys = ("action", "experiment", "training_hash", "job_id", "supersedes")
+    keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model")
     return sorted(tuple(c.get(k) for k in keys) for c in changes if c.get("action") != Action.NOOP.value)
 
 
@@ -307,6 +336,8 @@ def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:
     reasons = []
     if saved.get("format_version") != PLAN_FORMAT_VERSION:
         reasons.append(f"it has plan format {saved.get('format_version')!r}, this ftrun writes {PLAN_FORMAT_VERSION}")
+    if saved.get("mode", Mode.APPLY.value) != now["mode"]:
+        reasons.append(f"it is a {saved.get('mode', Mode.APPLY.value)} plan, not a {now['mode']} plan")
     for key in ("target", "lineage", "serial"):
         if key == "lineage" and saved.get("serial") == now["serial"] == 0:
             continue  # no state yet, then or now: the lineage is not set until the first write
@@ -347,22 +378,23 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     status = _status(cur, snapshot) if cur else None
     # A job with our tags for exactly this version that state does not know (e.g. apply died after creating it),
     # wherever a new job would otherwise be created.
-    wants_job = cur is None or cur.training_hash != d.training_hash or status in ("gone", "failed", "cancelled")
-    orphan = _newest(
-        j
-        for j in snapshot.jobs.values()
-        if j.metadata.get(TAG_EXPERIMENT) == name
-        and j.metadata.get(TAG_TRAINING_HASH) == d.training_hash
-        and j.id not in known
-        and j.status != "cancelled"
+    settled_badly = status in (JobStatus.GONE, JobStatus.FAILED, JobStatus.CANCELLED)
+    wants_job = cur is None or cur.training_hash != d.training_hash or settled_badly
+    orphan = adoptable_job(
+        snapshot.jobs.values(),
+        experiment=name,
+        training_hash=d.training_hash,
+        known=known,
+        allow_failed=not retrain,
     )
-    if wants_job and orphan and not (retrain and orphan.status == "failed"):
+    if wants_job and orphan:
         why = f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state"
         return replace(base, action=Action.ADOPT, reason=why, job_id=orphan.id)
+    spend = replace(spend, forced=retrain)
     if cur is None or status is None:
         return replace(spend, action=Action.CREATE, reason="new experiment" if es is None else "no current run")
-    active = cur.job_id if status in ACTIVE_STATUSES else None
-    if status == "gone":
+    active = cur.job_id if status.is_active else None
+    if status is JobStatus.GONE:
         return replace(spend, action=Action.CREATE, reason=f"job {cur.job_id} no longer exists on the target")
     if cur.training_hash != d.training_hash and not retrain and es is not None:
         # Back to a version an earlier run already trained (or is training): make that run current again rather
@@ -371,7 +403,8 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
             (
                 r
                 for r in es.runs
-                if r.training_hash == d.training_hash and _status(r, snapshot) not in ("cancelled", "gone")
+                if r.training_hash == d.training_hash
+                and _status(r, snapshot) not in (JobStatus.CANCELLED, JobStatus.GONE)
             ),
             key=lambda r: (r.created_at, r.job_id),
             default=None,
@@ -388,7 +421,7 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     if retrain:
         return replace(spend, action=Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active)
     notes: tuple[str, ...] = ()
-    if status in ("failed", "cancelled"):
+    if status in (JobStatus.FAILED, JobStatus.CANCELLED):
         job = snapshot.jobs.get(cur.job_id)
         error = (job.error if job else None) or cur.error or {}
         why = f": {error.get('message') or error.get('code')}" if error else ""

@@ -8,49 +8,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
 import pytest
 from openai import OpenAI
+from processes import FTRUN, ftrun, ok, serving
 
 from runner.server import create_app
 
 pytestmark = [pytest.mark.training, pytest.mark.slow]
 
-FTRUN = (
-    [str(Path(sys.executable).with_name("ftrun"))]
-    if Path(sys.executable).with_name("ftrun").exists()
-    else [sys.executable, "-m", "runner"]
-)
 QUESTION = "What's the capital of France?"
 ANSWER = "Paris, as if everyone doesn't know that already."
-
-
-def ftrun(
-    ws: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*FTRUN, "-C", str(ws), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "NO_COLOR": "1", **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
 
 
 @pytest.fixture
@@ -159,56 +134,15 @@ def test_apply_killed_after_the_server_accepted_a_job_is_adopted(example: Path) 
 
     out = ok(ftrun(example, "plan"))
     assert "will adopt an existing job" in out
-    # The killed apply's lock is still there: the next apply names it as stale, with the command that clears it.
-    locked = ftrun(example, "apply", "--auto-approve")
-    assert locked.returncode == 1 and "stale lock" in locked.stderr
-    unlock = re.search(r"ftrun force-unlock (\S+)", locked.stderr)
-    assert unlock, locked.stderr
-    ok(ftrun(example, "force-unlock", unlock.group(1)))
-    out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
-    assert "adopted job" in out
+    # The killed apply's lock is still there; its holder is provably dead, so the next apply takes it over and says so.
+    result = ftrun(example, "apply", "--auto-approve", "--wait")
+    out = ok(result)
+    assert f"took over the state lock left by pid {proc.pid}" in result.stderr
+    assert "adopted job" in out and "1 adopted" in out and "0 created" in out
     jobs = list(client.fine_tuning.jobs.list())
     assert len(jobs) == 1 and jobs[0].status == "succeeded"
     assert len(list(client.files.list(purpose="fine-tune"))) == 1  # one upload (results files aside)
     assert ftrun(example, "plan", "--detailed-exitcode").returncode == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(data_dir: Path, *keys: str) -> Iterator[str]:
-    """`ftrun serve` on a free loopback port, ready to answer; yields its base URL and stops it afterwards."""
-    port = _free_port()
-    args = [arg for key in keys for arg in ("--api-key", key)]
-    server = subprocess.Popen(
-        [*FTRUN, "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        client = OpenAI(base_url=url, api_key=keys[0] if keys else "unused", max_retries=0)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                client.models.list()
-                break
-            except Exception:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        yield url
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def test_over_a_loopback_socket_with_ftrun_serve(example: Path, tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from workspaces import Workspace, chat_lines
 from runner import pipeline
 from runner.apply import Applier, Observer, Silent
 from runner.diagnostics import ProviderError
-from runner.plan import Action, Plan, make_plan
+from runner.events import ModelDeleted, WaitingForSlot, tally
+from runner.plan import Action, Mode, Plan, make_plan
 from runner.state import State, StateStore
 from runner.workspace import load_workspace
 
@@ -27,6 +28,25 @@ class Harness:
     @property
     def store(self) -> StateStore:
         return StateStore(self.ws.root / "state" / "local.json")
+
+    def destroy(self, *, delete_models: bool) -> tuple[Plan, Applier]:
+        """Plan the destroy of everything in state and apply it."""
+        workspace = load_workspace(self.ws.root)
+        state = self.store.load_or_new("local")
+        snap = pipeline.snapshot(self.remote, state, workspace)
+        plan = make_plan(
+            (),
+            state,
+            snap,
+            target="local",
+            endpoint="test",
+            workspace=workspace.name,
+            mode=Mode.DESTROY,
+            delete_models=delete_models,
+        )
+        applier = self.applier()
+        applier.apply(plan)
+        return plan, applier
 
     def plan(self, retrain: frozenset[str] = frozenset()) -> tuple[Plan, pipeline.Loaded]:
         workspace = load_workspace(self.ws.root)
@@ -287,15 +307,19 @@ def test_destroy_cancels_active_jobs_keeps_models_unless_asked(h: Harness) -> No
     alpha, beta = state.experiments["alpha"].current, state.experiments["beta"].current
     assert alpha and beta
     h.remote.finish(alpha)
-    state = h.applier().destroy(delete_models=False)
-    assert state.experiments == {} and h.store.load().experiments == {}  # type: ignore[union-attr]
+    plan, applier = h.destroy(delete_models=False)
+    assert h.actions(plan) == {"alpha": Action.FORGET, "beta": Action.CANCEL}
+    assert applier.state.experiments == {} and h.store.load().experiments == {}  # type: ignore[union-attr]
     assert h.remote.jobs[beta].status == "cancelled" and h.remote.jobs[alpha].status == "succeeded"
     assert h.remote.deleted_models == []
+    assert tally(applier.events) | {"cancelled": 1, "forgotten": 2, "deleted": 0} == tally(applier.events)
     _, state = h.apply()
     h.finish_all()
     h.apply()
-    h.applier().destroy(delete_models=True)
+    plan, applier = h.destroy(delete_models=True)
+    assert [c.action for c in plan.ordered()][:2] == [Action.DELETE_MODEL, Action.DELETE_MODEL]
     assert len(h.remote.deleted_models) == 2
+    assert tally(applier.events)["deleted"] == 2
 
 
 def test_max_active_jobs_waits_for_a_free_slot(h: Harness) -> None:
@@ -310,15 +334,10 @@ def test_max_active_jobs_waits_for_a_free_slot(h: Harness) -> None:
         return real_get(job_id)
 
     h.remote.get_job = get_job  # type: ignore[method-assign]
-    steps: list[str] = []
-
-    class Record(Silent):
-        def step(self, text: str) -> None:
-            steps.append(text)
-
-    state = h.applier(loaded, Record(), max_active_jobs=1, poll_interval=0.01).apply(plan)
+    applier = h.applier(loaded, max_active_jobs=1, poll_interval=0.01)
+    state = applier.apply(plan)
     assert h.remote.creates == 2
-    assert any("limit is 1: waiting" in s for s in steps)
+    assert WaitingForSlot(active=1, limit=1) in applier.events
     first = state.experiments["alpha"].current_run
     assert first is not None and first.status == "succeeded"
 
@@ -331,8 +350,10 @@ def test_destroy_survives_jobs_and_models_removed_outside(h: Harness) -> None:
     h.apply()
     del h.remote.jobs[beta]  # gone while state still thinks it is active
     h.remote.deleted_models.append(h.remote.jobs[alpha].fine_tuned_model or "")  # deleted by hand
-    state = h.applier().destroy(delete_models=True)
-    assert state.experiments == {}
+    _, applier = h.destroy(delete_models=True)
+    assert applier.state.experiments == {}
+    gone = [e for e in applier.events if isinstance(e, ModelDeleted) and not e.existed]
+    assert [e.model for e in gone] == [h.remote.jobs[alpha].fine_tuned_model]
 
 
 def test_a_file_gone_from_the_target_is_uploaded_again(h: Harness) -> None:

@@ -13,16 +13,16 @@ from workspaces import Workspace
 
 from runner import pipeline
 from runner.apply import Applier, Silent
-from runner.plan import Plan, make_plan
-from runner.render import plan_json, plan_markdown, plan_text
+from runner.plan import Mode, Plan, make_plan
 from runner.state import StateStore
+from runner.views.plan import plan_json, plan_markdown, plan_text
 from runner.workspace import load_workspace
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def plain(markup: str) -> str:
-    console = Console(no_color=True, width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(no_color=True, emoji=False, width=200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
     console.print(markup, soft_wrap=True)
     return console.export_text()
 
@@ -35,13 +35,13 @@ def check(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-def mixed_plan(ws: Workspace) -> Plan:
+def mixed_plan(ws: Workspace, remote: FakeProvider | None = None) -> Plan:
     """A plan with one of each kind of change, on a fixed workspace."""
     ws.experiment("gamma", "description: third\ntraining_file: data/train.jsonl\nseed: 3\n")
     ws.experiment("delta", "description: fourth\ntraining_file: data/train.jsonl\nseed: 4\n")
     workspace = load_workspace(ws.root)
     store = StateStore(workspace.state_path(workspace.target()))
-    remote = FakeProvider()
+    remote = remote or FakeProvider()
 
     def plan() -> tuple[Plan, pipeline.Loaded]:
         loaded = pipeline.load(workspace, workspace.target())
@@ -94,5 +94,36 @@ def test_plan_renderings_match_golden_files(workspace: Workspace, frozen_lineage
     check("plan.txt", plain(plan_text(plan)))
     check("plan.md", plan_markdown(plan))
     doc = json.loads(plan_json(plan))
-    assert doc["summary"] == {"create": 1, "retrain": 1, "adopt": 0, "update-state": 1, "cancel": 1, "forget": 0}
+    assert doc["summary"] == {
+        "create": 1,
+        "retrain": 1,
+        "adopt": 0,
+        "update-state": 1,
+        "cancel": 1,
+        "forget": 0,
+        "delete-model": 0,
+    }
     check("plan.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+def test_destroy_plan_renderings_match_golden_files(workspace: Workspace, frozen_lineage: None) -> None:
+    """destroy is a plan like any other: text, Markdown and JSON, with the models it deletes."""
+    remote = FakeProvider()
+    mixed_plan(workspace, remote)  # leaves state with finished, failed and active runs
+    ws = load_workspace(workspace.root)
+    state = StateStore(ws.state_path(ws.target())).load_or_new("local")
+    plan = make_plan(
+        (),
+        state,
+        pipeline.snapshot(remote, state, ws),
+        target="local",
+        endpoint="built-in server (in-process)",
+        workspace=ws.name,
+        mode=Mode.DESTROY,
+        delete_models=True,
+    )
+    check("destroy.txt", plain(plan_text(plan)))
+    check("destroy.md", plan_markdown(plan))
+    doc = json.loads(plan_json(plan))
+    assert doc["mode"] == "destroy" and doc["summary"]["delete-model"] >= 1
+    check("destroy.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

@@ -1,20 +1,17 @@
-"""Renderers: turn a plan, a status table or diagnostics into text. They decide nothing.
-
-Text uses Rich markup (colour on a terminal; the console drops it when piped or NO_COLOR is set). Markdown is for
-pull-request comments. JSON is the plan document itself.
-"""
+"""The plan's renderings: text (Rich markup: colour on a terminal, plain when piped), Markdown for a pull-request
+comment, and JSON (the plan document itself). They decide nothing."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.markup import escape
 
-from runner.datasets import Dataset
-from runner.diagnostics import Diagnostic, Severity
-from runner.plan import Action, Change, Estimate, Plan
+from runner.diagnostics import Severity
+from runner.plan import Action, Change, Mode, Plan
+from runner.views.diagnostics import diagnostics_text
+from runner.views.figures import estimate_text, money
 
 SYMBOL = {
     Action.CREATE: ("+", "green"),
@@ -23,6 +20,7 @@ SYMBOL = {
     Action.UPDATE_STATE: ("~", "yellow"),
     Action.CANCEL: ("-", "red"),
     Action.FORGET: ("-", "red"),
+    Action.DELETE_MODEL: ("x", "red"),
     Action.NOOP: (" ", "dim"),
 }
 
@@ -33,6 +31,7 @@ HEADLINE = {
     Action.UPDATE_STATE: "will be updated in state only",
     Action.CANCEL: "will be cancelled and forgotten",
     Action.FORGET: "will be forgotten",
+    Action.DELETE_MODEL: "model will be deleted",
 }
 
 SUMMARY_WORDS = {
@@ -42,6 +41,7 @@ SUMMARY_WORDS = {
     Action.UPDATE_STATE: "to update",
     Action.CANCEL: "to cancel",
     Action.FORGET: "to forget",
+    Action.DELETE_MODEL: "model(s) to delete",
 }
 
 
@@ -51,53 +51,6 @@ def _value(v: Any) -> str:
     if v is None:
         return "null"
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
-
-
-def money(usd: float | None) -> str:
-    if usd is None:
-        return "unknown"
-    return f"${usd:,.2f}" if usd >= 0.01 or usd == 0 else f"${usd:,.4f}"
-
-
-def estimate_text(e: Estimate | None) -> str:
-    if e is None:
-        return "no estimate"
-    parts = []
-    if e.billed_tokens is not None:
-        epochs = f"{e.epochs} epochs, " if e.epochs else ""
-        parts.append(f"{epochs}{e.billed_tokens:,} billed tokens")
-    parts.append(money(e.usd))
-    if e.note:
-        parts.append(e.note)
-    return ", ".join(parts)
-
-
-def diagnostic_text(d: Diagnostic) -> str:
-    colour = {"error": "red", "warning": "yellow", "info": "blue"}[str(d.severity)]
-    where = f"{escape(d.location)}: " if d.location else ""
-    exp = escape(f"[{d.experiment}] ") if d.experiment and not d.location else ""
-    check = f" [dim]({escape(d.check)})[/dim]" if d.check else ""
-    text = f"[bold {colour}]{d.severity}[/]: {where}{exp}{escape(d.message)}{check}"
-    if d.hint:
-        text += f"\n  [dim]hint: {escape(d.hint)}[/dim]"
-    return text
-
-
-def diagnostics_text(diags: Iterable[Diagnostic], *, per_check_limit: int = 5) -> list[str]:
-    """Each diagnostic on its own line; a check that fires many times is summarised after its first few."""
-    out: list[str] = []
-    shown: dict[tuple[str | None, str | None], int] = {}
-    hidden: dict[tuple[str | None, str | None], int] = {}
-    for d in diags:
-        key = (d.check, d.file)
-        shown[key] = shown.get(key, 0) + 1
-        if d.check and shown[key] > per_check_limit:
-            hidden[key] = hidden.get(key, 0) + 1
-            continue
-        out.append(diagnostic_text(d))
-    for (check, file), n in hidden.items():
-        out.append(f"  [dim]… and {n} more '{escape(check or '')}' findings in {escape(file or '?')}[/dim]")
-    return out
 
 
 def _change_lines(c: Change, plan: Plan) -> list[str]:
@@ -127,8 +80,10 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
         lines.append(f"      [yellow]~[/] {escape(f.path)} = {escape(old_s)} [dim]->[/dim] {escape(new_s)}")
     if c.supersedes:
         lines.append(f"      [red]-[/] job {escape(c.supersedes)} (still active) will be cancelled first")
-    if c.job_id and c.action in (Action.CANCEL, Action.FORGET, Action.ADOPT):
+    if c.job_id and c.action in (Action.CANCEL, Action.FORGET, Action.ADOPT, Action.DELETE_MODEL):
         lines.append(f"        job = {escape(c.job_id)}")
+    if c.model:
+        lines.append(f"      [{colour}]{sym}[/] model = {escape(c.model)}")
     if c.spends:
         lines.append(f"      [dim]# estimate: {escape(estimate_text(c.estimate))}[/dim]")
     for note in c.notes:
@@ -154,9 +109,10 @@ def _data(sha: Any, plan: Plan) -> str:
 
 def summary_line(plan: Plan) -> str:
     counts = plan.counts()
-    parts = [
-        f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS if counts[a] or a in (Action.CREATE, Action.RETRAIN)
-    ]
+    always = (Action.CANCEL, Action.FORGET) if plan.mode is Mode.DESTROY else (Action.CREATE, Action.RETRAIN)
+    parts = [f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS if counts[a] or a in always]
+    if plan.mode is Mode.DESTROY:
+        return f"[bold]Destroy plan:[/bold] {', '.join(parts)}."
     spend = f" New spending: {money(plan.new_spend_usd)}"
     if plan.new_billed_tokens:
         spend += f" ({plan.new_billed_tokens:,} billed tokens)"
@@ -189,15 +145,17 @@ def plan_text(plan: Plan) -> str:
             for note in c.notes:
                 out.append(f"    [yellow]![/] {escape(note)}")
             out.append("")
-    if not plan.has_changes:
+    if not plan.has_changes and plan.mode is Mode.DESTROY:
+        out.append(
+            f"[bold green]Nothing to destroy.[/bold green] The state of target '{escape(plan.target)}' is empty."
+        )
+    elif not plan.has_changes:
         out.append(
             f"[bold green]No changes.[/bold green] The experiments match the state of target '{escape(plan.target)}'."
         )
     else:
-        out.append(
-            f"ftrun will perform these actions on target [bold]'{escape(plan.target)}'[/bold] "
-            f"({escape(plan.endpoint)}):"
-        )
+        verb = "destroy these" if plan.mode is Mode.DESTROY else "perform these actions"
+        out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
         out.append("")
         for c in plan.ordered():
             out.extend(_change_lines(c, plan))
@@ -217,7 +175,8 @@ def plan_text(plan: Plan) -> str:
 
 def plan_markdown(plan: Plan) -> str:
     """A pull-request comment."""
-    out = [f"### ftrun plan for `{plan.workspace}` on target `{plan.target}`", ""]
+    title = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
+    out = [f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
     if plan.drift:
         out.append("**Changed outside ftrun:**")
         out += [f"- `{d.experiment}`: job `{d.job_id}` {d.recorded_status} → {d.remote_status}" for d in plan.drift]
@@ -230,7 +189,7 @@ def plan_markdown(plan: Plan) -> str:
         for c in plan.ordered():
             sym = SYMBOL[c.action][0]
             est = estimate_text(c.estimate) if c.spends else ""
-            reason = c.reason.replace("|", "\\|")
+            reason = c.reason.replace("|", "\\|") + (f": `{c.model}`" if c.model else "")
             out.append(f"| `{sym}` | `{c.experiment}` | {c.action} | {reason} | {est} |")
         out.append("")
         fields = [(c, f) for c in plan.ordered() for f in c.fields]
@@ -242,12 +201,20 @@ def plan_markdown(plan: Plan) -> str:
             out.append("</details>")
             out.append("")
         counts = plan.counts()
-        out.append(
-            "**Plan:** "
-            + ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in SUMMARY_WORDS)
-            + f". New spending: **{money(plan.new_spend_usd)}**"
-            + (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else ".")
-        )
+        destroying = (Action.CANCEL, Action.FORGET, Action.DELETE_MODEL)
+        shown = [
+            a
+            for a in SUMMARY_WORDS
+            if (a in destroying if plan.mode is Mode.DESTROY else a is not Action.DELETE_MODEL or counts[a])
+        ]
+        tally = ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
+        if plan.mode is Mode.DESTROY:
+            out.append(f"**Destroy plan:** {tally}.")
+        else:
+            out.append(
+                f"**Plan:** {tally}. New spending: **{money(plan.new_spend_usd)}**"
+                + (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else ".")
+            )
     errors = [d for d in plan.diagnostics if d.severity is Severity.ERROR]
     warnings = [d for d in plan.diagnostics if d.severity is Severity.WARNING]
     for title, group in (("Errors", errors), ("Warnings", warnings)):
@@ -257,37 +224,5 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
-def dataset_report(ds: Dataset) -> list[str]:
-    """What `validate` says about one data file: size, token distribution, findings per check."""
-    lines = [f"  [bold]{escape(ds.display)}[/bold] ({ds.role}, sha256 {ds.sha256[:12]}, {ds.bytes:,} bytes)"]
-    st = ds.stats
-    if st is not None:
-        lines.append(
-            f"    {st.examples:,} examples, {st.total_tokens:,} tokens ({st.assistant_tokens:,} trained), {st.encoding}"
-        )
-        lines.append(
-            f"    tokens per example: p10 {st.p10:,}, p50 {st.p50:,}, p90 {st.p90:,}, max {st.max:,}; "
-            f"{st.over_limit:,} over the {st.context_limit:,}-token limit"
-        )
-        if st.missing_system or st.missing_user:
-            lines.append(
-                f"    {st.missing_system:,} without a system message, {st.missing_user:,} without a user message"
-            )
-    else:
-        lines.append(f"    {ds.examples:,} examples")
-    for check, n in ds.check_counts:
-        lines.append(f"    [yellow]{escape(check)}[/yellow]: {n:,}")
-    return lines
-
-
 def plan_json(plan: Plan) -> str:
     return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False)
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain aligned table (Rich markup allowed in cells is not measured, so keep cells plain)."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(f"[bold]{h.ljust(w)}[/bold]" for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for r in rows:
-        lines.append("  ".join(escape(c.ljust(w)) for c, w in zip(r, widths, strict=True)).rstrip())
-    return "\n".join(lines)

@@ -1,0 +1,164 @@
+"""What apply and destroy did, as typed events: the applier emits them, every view renders them.
+
+The applier never builds a sentence. It emits one event for each thing that actually happened (a file uploaded or
+found, a job created or adopted, a job cancelled, an experiment forgotten, ...); the text view words them, `--json`
+prints them as JSON lines, and the "Apply complete!" line counts them, so it says what happened, not what was planned.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+
+class Adoption(enum.StrEnum):
+    """Why an existing job became an experiment's current run instead of a new one being created."""
+
+    ORPHAN = "orphan"  # the plan found a job with this version's tags that state did not know
+    FOUND_BEFORE_CREATE = "found-before-create"  # one appeared between the plan and the create
+    FOUND_AFTER_ERROR = "found-after-error"  # the create failed ambiguously, but the job had been created
+    CURRENT_AGAIN = "current-again"  # an earlier run already trained this version
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class RunsRefreshed(Event):
+    """Statuses the target reported since state was written, now recorded."""
+
+    kind: ClassVar[str] = "runs_refreshed"
+    count: int
+
+
+@dataclass(frozen=True)
+class FileMissing(Event):
+    """A file state recorded is no longer on the target (it will be found again or uploaded)."""
+
+    kind: ClassVar[str] = "file_missing"
+    display: str
+    file_id: str
+
+
+@dataclass(frozen=True)
+class FileReused(Event):
+    """A file with this content was already on the target (found by its content-addressed name)."""
+
+    kind: ClassVar[str] = "file_reused"
+    display: str
+    file_id: str
+
+
+@dataclass(frozen=True)
+class FileUploading(Event):
+    kind: ClassVar[str] = "file_uploading"
+    display: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class FileUploaded(Event):
+    kind: ClassVar[str] = "file_uploaded"
+    display: str
+    file_id: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class WaitingForSlot(Event):
+    kind: ClassVar[str] = "waiting_for_slot"
+    active: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class JobCreated(Event):
+    kind: ClassVar[str] = "job_created"
+    experiment: str
+    job_id: str
+    retrain: bool = False
+
+
+@dataclass(frozen=True)
+class JobAdopted(Event):
+    kind: ClassVar[str] = "job_adopted"
+    experiment: str
+    job_id: str
+    status: str
+    why: Adoption
+
+
+@dataclass(frozen=True)
+class JobCancelled(Event):
+    """A cancel was sent; `status` is what the job is now (it may have finished in the meantime)."""
+
+    kind: ClassVar[str] = "job_cancelled"
+    experiment: str
+    job_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class JobGone(Event):
+    kind: ClassVar[str] = "job_gone"
+    experiment: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class ModelDeleted(Event):
+    kind: ClassVar[str] = "model_deleted"
+    experiment: str
+    model: str
+    existed: bool = True  # False: the target had no such model any more
+
+
+@dataclass(frozen=True)
+class StateUpdated(Event):
+    kind: ClassVar[str] = "state_updated"
+    experiment: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExperimentForgotten(Event):
+    kind: ClassVar[str] = "experiment_forgotten"
+    experiment: str
+    notes: tuple[str, ...] = field(default=())
+
+
+def tally(events: Iterable[Event]) -> dict[str, int]:
+    """How many of each thing happened: jobs created (new and retrained apart), adopted, cancelled, ..."""
+    counts: Counter[str] = Counter()
+    for e in events:
+        match e:
+            case JobCreated(retrain=True):
+                counts["retrained"] += 1
+            case JobCreated():
+                counts["created"] += 1
+            case JobCancelled(status="cancelled"):
+                counts["cancelled"] += 1
+            case ModelDeleted(existed=True):
+                counts["deleted"] += 1
+            case JobAdopted():
+                counts["adopted"] += 1
+            case StateUpdated():
+                counts["updated"] += 1
+            case ExperimentForgotten():
+                counts["forgotten"] += 1
+            case FileUploaded():
+                counts["uploaded"] += 1
+            case FileReused():
+                counts["reused"] += 1
+    return {k: counts[k] for k in TALLY_ORDER}
+
+
+TALLY_ORDER = ("created", "retrained", "adopted", "updated", "cancelled", "forgotten", "uploaded", "reused", "deleted")

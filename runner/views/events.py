@@ -1,0 +1,71 @@
+"""Apply's and destroy's events in words: one line each as they happen, and the closing line that counts them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import assert_never
+
+from rich.markup import escape
+
+from runner import events as ev
+from runner.views.figures import size
+
+_ADOPTED = {
+    ev.Adoption.ORPHAN: "adopted job {job} ({status}): it has this version's tags",
+    ev.Adoption.FOUND_BEFORE_CREATE: "found job {job} ({status}) already created for this version, adopted",
+    ev.Adoption.FOUND_AFTER_ERROR: "the create failed, but job {job} ({status}) had been created: adopted",
+    ev.Adoption.CURRENT_AGAIN: "job {job} ({status}) is current again",
+}
+
+
+def event_line(e: ev.Event) -> str | None:
+    """One line of Rich markup for an event, or None for one the text view leaves out."""
+    match e:
+        case ev.RunsRefreshed(count=n):
+            return f"[dim]recorded {n} status change(s) from the target[/dim]"
+        case ev.FileMissing(display=d, file_id=f):
+            return f"{escape(d)}: {escape(f)} is no longer on the target"
+        case ev.FileReused(display=d, file_id=f):
+            return f"{escape(d)}: already on the target as {escape(f)}, reused"
+        case ev.FileUploading(display=d, bytes=n):
+            return f"{escape(d)}: uploading ({size(n)})"
+        case ev.FileUploaded(display=d, file_id=f):
+            return f"{escape(d)}: uploaded as {escape(f)}"
+        case ev.WaitingForSlot(active=a, limit=limit):
+            return f"{a} jobs active, the target's limit is {limit}: waiting for a slot"
+        case ev.JobCreated(experiment=x, job_id=j, retrain=r):
+            return f"[green]{escape(x)}[/green]: created job {escape(j)}{' (retrain)' if r else ''}"
+        case ev.JobAdopted(experiment=x, job_id=j, status=s, why=why):
+            return f"[cyan]{escape(x)}[/cyan]: " + escape(_ADOPTED[why].format(job=j, status=s))
+        case ev.JobCancelled(experiment=x, job_id=j, status=s):
+            return f"[red]{escape(x)}[/red]: job {escape(j)} {escape(s)}"
+        case ev.JobGone(experiment=x, job_id=j):
+            return f"{escape(x)}: job {escape(j)} no longer exists on the target"
+        case ev.ModelDeleted(experiment=x, model=m, existed=existed):
+            what = "deleted model" if existed else "model already gone:"
+            return f"[red]{escape(x)}[/red]: {what} {escape(m)}"
+        case ev.StateUpdated(experiment=x, reason=why):
+            return f"{escape(x)}: state updated ({escape(why)})"
+        case ev.ExperimentForgotten(experiment=x, notes=notes):
+            return f"{escape(x)}: forgotten" + (f" ({escape('; '.join(notes))})" if notes else "")
+        case ev.Event():
+            return None
+        case unreachable:  # pragma: no cover
+            assert_never(unreachable)
+
+
+def event_json(e: ev.Event) -> str:
+    """A JSON line (`apply --json`, `destroy --json`)."""
+    return json.dumps(e.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+APPLY_ALWAYS = ("created", "retrained", "adopted", "updated", "cancelled", "forgotten")
+DESTROY_ALWAYS = ("cancelled", "forgotten")
+
+
+def completion_line(title: str, events: Iterable[ev.Event], always: tuple[str, ...] = APPLY_ALWAYS) -> str:
+    """'Apply complete! 1 created, 0 retrained, 1 adopted, ...': what happened, counted from the events."""
+    counts = ev.tally(events)
+    words = [f"{counts[k]} {k}" for k in ev.TALLY_ORDER if counts[k] or k in always]
+    return f"[bold green]{title} complete![/bold green] {', '.join(words)}."
