@@ -1,0 +1,124 @@
+"""The planner as data: each file under planner_cases/ is (desired, state, remote) -> expected plan, in memory.
+
+See planner_cases/README.md for the format. No workspace, no disk, no target: the pure function alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from runner.datasets import Dataset, DataSpec
+from runner.plan import Action, Desired, Estimate, Mode, Plan, make_plan
+from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, TAG_WORKSPACE, RemoteJob, Snapshot
+from runner.spec import Experiment
+from runner.state import ExperimentState, Run, State
+
+CASES = Path(__file__).parent / "planner_cases"
+
+
+def _inputs(version: str, lr: float = 1) -> dict[str, Any]:
+    return {"model": "local/tiny", "lr": lr, "version": version}
+
+
+def _desired(name: str, d: dict[str, Any]) -> Desired:
+    version = d["version"]
+    data = Dataset("training", f"data/{name}.jsonl", Path(f"/nonexistent/{name}.jsonl"), f"sha-{version}", 100, 10)
+    price = d.get("price", 0)
+    return Desired(
+        experiment=Experiment(name, f"experiments/{name}.yaml", "local/tiny", DataSpec(path=f"data/{name}.jsonl")),
+        training=data,
+        validation=None,
+        inputs=_inputs(version, d.get("lr", 1)),
+        training_hash=f"hash-{version}",
+        metadata={"description": d.get("meta", "m")},
+        metadata_hash=f"meta-{d.get('meta', 'm')}",
+        estimate=Estimate(epochs=3, billed_tokens=1000, usd=float(price)),
+    )
+
+
+def _state(doc: dict[str, Any]) -> State:
+    state = State(lineage="lineage-1", target="local", serial=3)
+    for t, (name, e) in enumerate(doc.items()):
+        meta = e.get("meta", "m")
+        state = state.with_experiment(ExperimentState(name, f"meta-{meta}", {"description": meta}))
+        for i, r in enumerate(e["runs"]):
+            run = Run(
+                job_id=r["job"],
+                training_hash=f"hash-{r['version']}",
+                inputs=_inputs(r["version"], r.get("lr", 1)),
+                status=r["status"],
+                created_at=1_700_000_000 + 100 * t + i,
+                fine_tuned_model=r.get("model"),
+            )
+            state = state.with_run(name, run, current=r["job"] == e["current"])
+    return state
+
+
+def _snapshot(doc: dict[str, Any]) -> Snapshot:
+    jobs = {
+        job_id: RemoteJob(
+            id=job_id,
+            status=j["status"],
+            model="local/tiny",
+            created_at=1_700_000_000 + i,
+            fine_tuned_model=j.get("model"),
+            metadata={
+                TAG_WORKSPACE: "ws",
+                TAG_EXPERIMENT: j["experiment"],
+                TAG_TRAINING_HASH: f"hash-{j['version']}",
+            },
+        )
+        for i, (job_id, j) in enumerate((doc.get("jobs") or {}).items())
+    }
+    return Snapshot(jobs=jobs, gone=frozenset(doc.get("gone") or ()))
+
+
+def plan_of(case: dict[str, Any]) -> Plan:
+    options = case.get("options") or {}
+    return make_plan(
+        [_desired(name, d) for name, d in (case.get("desired") or {}).items()],
+        _state(case.get("state") or {}),
+        _snapshot(case.get("remote") or {}),
+        target="local",
+        endpoint="test",
+        workspace="ws",
+        retrain=frozenset(options.get("retrain") or ()),
+        budget_max_usd=options.get("budget_max_usd"),
+        mode=Mode(options.get("mode", "apply")),
+        delete_models=bool(options.get("delete_models")),
+    )
+
+
+@pytest.mark.parametrize("path", sorted(CASES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_planner_case(path: Path) -> None:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    expect = case["expect"]
+    plan = plan_of(case)
+    changes = {c.experiment: c for c in plan.changes if c.action is not Action.DELETE_MODEL}
+    assert set(changes) == set(expect["changes"]), case["description"]
+    for name, want in expect["changes"].items():
+        got = changes[name]
+        assert got.action == Action(want["action"]), f"{name}: {got.action} ({got.reason})"
+        for key in ("job_id", "supersedes"):
+            if key in want:
+                assert getattr(got, key) == want[key], f"{name}.{key}"
+        if "fields" in want:
+            assert [f.path for f in got.fields] == want["fields"]
+        if "reason_contains" in want:
+            assert want["reason_contains"] in got.reason, got.reason
+        if "notes_contain" in want:
+            assert any(want["notes_contain"] in n for n in got.notes), got.notes
+    deleted = sorted(c.model or "" for c in plan.changes if c.action is Action.DELETE_MODEL)
+    assert deleted == sorted(expect.get("models_deleted") or [])
+    if "drift" in expect:
+        assert sorted([d.experiment, d.job_id, d.remote_status] for d in plan.drift) == sorted(expect["drift"])
+    errors = sorted(d.check or "" for d in plan.diagnostics if d.severity == "error")
+    assert errors == sorted(expect.get("errors") or [])
+    if "new_spend_usd" in expect:
+        assert plan.new_spend_usd == expect["new_spend_usd"]
+    # Every plan is pure: the same inputs give the same document.
+    assert plan_of(case).to_dict() == plan.to_dict()
