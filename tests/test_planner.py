@@ -86,6 +86,14 @@ class Harness:
                 self.remote.finish(job_id, status)
 
 
+def current(state: State | None, name: str) -> str:
+    """The job id of an experiment's current run (which the test knows to exist)."""
+    assert state is not None
+    job_id = state.experiments[name].current
+    assert job_id is not None
+    return job_id
+
+
 @pytest.fixture
 def h(workspace: Workspace) -> Harness:
     return Harness(workspace)
@@ -99,7 +107,7 @@ def test_new_experiments_are_created_and_shared_data_uploaded_once(h: Harness) -
     assert h.remote.uploads == 1
     assert h.remote.creates == 2
     assert set(state.experiments) == {"alpha", "beta"}
-    job = h.remote.jobs[state.experiments["alpha"].current]
+    job = h.remote.jobs[current(state, "alpha")]
     assert job.metadata["ftrun_experiment"] == "alpha"
     assert job.metadata["ftrun_workspace"] == "test-ws"
     assert len(job.metadata["ftrun_training_hash"]) == 64
@@ -134,7 +142,7 @@ def test_hyperparameter_change_plans_a_retrain_naming_the_field(h: Harness) -> N
     assert (change.fields[0].old, change.fields[0].new) == (2, 5)
     assert "method.hyperparameters.n_epochs" in change.reason
     assert h.actions(plan)["beta"] is Action.NOOP
-    old_model = h.remote.jobs[h.store.load().experiments["alpha"].current].fine_tuned_model  # type: ignore[union-attr]
+    old_model = h.remote.jobs[current(h.store.load(), "alpha")].fine_tuned_model
     _, state = h.apply()
     runs = state.experiments["alpha"].runs
     assert len(runs) == 2 and runs[0].fine_tuned_model == old_model  # the earlier model is kept in history
@@ -143,7 +151,7 @@ def test_hyperparameter_change_plans_a_retrain_naming_the_field(h: Harness) -> N
 
 def test_retrain_of_an_active_job_cancels_it_first(h: Harness) -> None:
     _, state = h.apply()
-    first = state.experiments["alpha"].current
+    first = current(state, "alpha")
     h.ws.write("data/train.jsonl", chat_lines(12, tag="other"))
     plan, _ = h.plan()
     change = next(c for c in plan.changes if c.experiment == "alpha")
@@ -186,9 +194,9 @@ def test_removed_spec_cancels_active_job_and_forgets_finished_one_keeping_models
 def test_failed_job_is_shown_not_retried_until_asked(h: Harness) -> None:
     _, state = h.apply()
     h.remote.finish(
-        state.experiments["alpha"].current,
+        current(state, "alpha"),
         "failed",
-        error_code="invalid_n_examples",  # type: ignore[arg-type]
+        error_code="invalid_n_examples",
         error_message="Training file has 7 example(s)",
     )
     h.apply()
@@ -363,7 +371,7 @@ def test_a_file_gone_from_the_target_is_uploaded_again(h: Harness) -> None:
     h.ws.experiment("gamma", "training_file: data/train.jsonl\nseed: 11\n")
     _, state = h.apply()
     assert h.remote.uploads == 2
-    assert h.remote.jobs[state.experiments["gamma"].current].training_file in h.remote.files  # type: ignore[index]
+    assert h.remote.jobs[current(state, "gamma")].training_file in h.remote.files
 
 
 def test_data_changed_between_check_and_upload_is_refused(h: Harness) -> None:
@@ -461,7 +469,7 @@ def test_going_back_to_a_trained_version_reuses_its_run(h: Harness) -> None:
     original = (h.ws.root / "experiments/alpha.yaml").read_text()
     h.ws.experiment("alpha", original.replace("n_epochs: 2", "n_epochs: 3"))
     _, state = h.apply()
-    second = state.experiments["alpha"].current
+    second = current(state, "alpha")
     assert second != first
     h.ws.experiment("alpha", original)  # back to the version the first job trained
     plan, _ = h.plan()

@@ -64,11 +64,13 @@ def mixed_plan(ws: Workspace, remote: FakeProvider | None = None) -> Plan:
         Silent(),
         store.load_or_new("local"),
     ).apply(p)
-    remote.finish(state.experiments["beta"].current)  # type: ignore[arg-type]
+    beta, delta = state.experiments["beta"].current, state.experiments["delta"].current
+    assert beta is not None and delta is not None
+    remote.finish(beta)
     remote.finish(
-        state.experiments["delta"].current,
+        delta,
         "failed",
-        error_code="invalid_n_examples",  # type: ignore[arg-type]
+        error_code="invalid_n_examples",
         error_message="Training file has 7 example(s), but must have at least 10 examples",
     )
     ws.experiment(
