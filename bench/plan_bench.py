@@ -1,0 +1,79 @@
+"""CPU time of a warm `ftrun plan` and `ftrun validate` on the example workspace, beside their goals, with the parts.
+
+    python bench/plan_bench.py [--rounds 5]
+
+Each figure is the child process's user + system CPU time (not wall time: the machine may be shared), best of N
+rounds, measured side by side in one run. The parts (importing the openai SDK, building the in-process server) are
+measured the same way so the remainder is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"plan": 0.6, "validate": 0.27}
+FTRUN = [sys.executable, "-m", "runner"]
+
+
+def cpu_of(args: list[str], cwd: Path) -> float:
+    """User + system CPU seconds of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def best(args: list[str], cwd: Path, rounds: int) -> float:
+    return min(cpu_of(args, cwd) for _ in range(rounds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    rounds = parser.parse_args().rounds
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Path(tmp) / "example"
+        ws.mkdir()
+        for rel in ("ftrun.yaml", "experiments", "data", "templates"):
+            src = ROOT / rel
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, ws / rel)
+        subprocess.run([*FTRUN, "plan"], cwd=ws, check=True, stdout=subprocess.DEVNULL)  # warms the data cache
+        figures = {
+            "plan": best([*FTRUN, "plan"], ws, rounds),
+            "validate": best([*FTRUN, "validate"], ws, rounds),
+            "python": best([sys.executable, "-c", "pass"], ws, rounds),
+            "import openai": best([sys.executable, "-c", "import openai"], ws, rounds),
+            "in-process server": best(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys, tempfile, pathlib; from runner.server import create_app; "
+                    "create_app(pathlib.Path(tempfile.mkdtemp()) / 'd', start_worker=False)",
+                ],
+                ws,
+                rounds,
+            ),
+        }
+    load = os.getloadavg()[0]
+    print(f"warm CPU seconds, best of {rounds} (load average {load:.1f} on {os.cpu_count()} cores)")
+    for name, seconds in figures.items():
+        goal = GOALS.get(name)
+        verdict = "" if goal is None else f"  goal <= {goal:.2f} s: {'met' if seconds <= goal else 'NOT met'}"
+        print(f"  {name:<18} {seconds:6.2f} s{verdict}")
+    print(
+        "  parts of the plan: the SDK import and the in-process server are "
+        f"{figures['import openai'] - figures['python']:.2f} s and "
+        f"{figures['in-process server'] - figures['python']:.2f} s above a bare interpreter"
+    )
+
+
+if __name__ == "__main__":
+    main()
