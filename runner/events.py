@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from runner.job_status import JobStatus
+
 
 class Adoption(enum.StrEnum):
     """Why an existing job became an experiment's current run instead of a new one being created."""
@@ -144,7 +146,7 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
                 counts["retrained"] += 1
             case JobCreated():
                 counts["created"] += 1
-            case JobCancelled(status="cancelled"):
+            case JobCancelled(status=JobStatus.CANCELLED):
                 counts["cancelled"] += 1
             case ModelDeleted(existed=True):
                 counts["deleted"] += 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from runner import datasets
 from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import digest, metadata_inputs, training_inputs
+from runner.job_status import JobStatus
 from runner.plan import Desired, Estimate
 from runner.remote import TAG_WORKSPACE, Provider, Snapshot
 from runner.spec import Experiment, load_experiments
@@ -128,7 +129,7 @@ def snapshot(provider: Provider, state: State, ws: Workspace) -> Snapshot:
     gone = set()
     for es in state.experiments.values():
         for run in es.runs:
-            if run.job_id in jobs or run.status == "gone":
+            if run.job_id in jobs or run.status == JobStatus.GONE:
                 continue
             job = provider.get_job(run.job_id)
             if job is None:

@@ -20,8 +20,6 @@ from runner.job_status import JobStatus
 from runner.remote import RemoteJob
 
 FORMAT_VERSION = 1
-ACTIVE_STATUSES = frozenset(s for s in JobStatus if s.is_active)
-TERMINAL_STATUSES = frozenset(s for s in JobStatus if s.is_terminal)
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class Run:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return JobStatus.of(self.status).is_active
 
     def observed(self, job: RemoteJob, now: int) -> Run:
         """This run as the target reports its job now."""
@@ -59,7 +57,7 @@ class Run:
             fine_tuned_model=job.fine_tuned_model,
             trained_tokens=job.trained_tokens,
             error=job.error,
-            finished_at=job.finished_at or (now if job.status in TERMINAL_STATUSES else None),
+            finished_at=job.finished_at or (now if JobStatus.of(job.status).is_terminal else None),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from rich.markup import escape
 
 from runner.diagnostics import Diagnostic, has_errors
+from runner.job_status import JobStatus
 from runner.plan import Desired
 from runner.state import ExperimentState, Run
 from runner.views.datasets import dataset_report
@@ -125,7 +126,7 @@ def finished_lines(runs: Sequence[tuple[str, Run]]) -> tuple[list[str], list[str
     lines: list[str] = []
     failed: list[str] = []
     for name, run in runs:
-        if run.status == "succeeded":
+        if run.status == JobStatus.SUCCEEDED:
             lines.append(f"[green]✓[/green] {escape(name)}: {escape(run.fine_tuned_model or '')}")
         else:
             why = f": {run.error.get('message')}" if run.error else ""
