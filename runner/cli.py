@@ -65,6 +65,10 @@ class Context:
         return StateStore(self.ws.state_path(self.target))
 
     def provider(self) -> Provider:
+        if self.target.kind == "local":  # reads without loading the SDK (see runner.local_target)
+            from runner import local_target
+
+            return local_target.connect(self.ws, self.target)
         from runner.provider import connect
 
         return connect(self.ws, self.target)

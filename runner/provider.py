@@ -17,7 +17,7 @@ import httpx2
 import openai
 
 from runner.diagnostics import ProviderError
-from runner.remote import JobRequest, Progress, RemoteFile, RemoteJob
+from runner.remote import LOCAL_BASE, JobRequest, Progress, RemoteFile, RemoteJob
 from runner.workspace import Target, Workspace, env_key
 
 T = TypeVar("T")
@@ -32,26 +32,11 @@ WIND_DOWN_HINT = (
 
 
 def _job(j: Any) -> RemoteJob:
-    err = getattr(j, "error", None)
-    code = getattr(err, "code", None) if err is not None else None
-    return RemoteJob(
-        id=j.id,
-        status=j.status,
-        model=j.model,
-        created_at=int(j.created_at or 0),
-        fine_tuned_model=j.fine_tuned_model,
-        trained_tokens=j.trained_tokens,
-        error_code=code or None,
-        error_message=(getattr(err, "message", None) or None) if code else None,
-        finished_at=j.finished_at,
-        metadata=dict(j.metadata or {}),
-        training_file=j.training_file,
-        validation_file=j.validation_file,
-    )
+    return RemoteJob.from_api(j.model_dump())
 
 
 def _file(f: Any) -> RemoteFile:
-    return RemoteFile(id=f.id, filename=f.filename, bytes=int(f.bytes or 0), created_at=int(f.created_at or 0))
+    return RemoteFile.from_api(f.model_dump())
 
 
 class OpenAIProvider:
@@ -303,19 +288,24 @@ def http_client(transport: httpx2.BaseTransport | None = None) -> httpx2.Client:
     return openai.DefaultHttpx2Client(transport=transport, event_hooks=hooks)  # type: ignore[arg-type]
 
 
+def in_process(app: Any, target: Target) -> OpenAIProvider:
+    """The SDK over a WSGI transport to the built-in server's app in this process (no socket)."""
+    client = openai.OpenAI(
+        base_url=f"{LOCAL_BASE}/v1",
+        api_key="local",
+        http_client=http_client(httpx2.WSGITransport(app=app)),
+        max_retries=0,
+    )
+    return OpenAIProvider(client, target)
+
+
 def connect(ws: Workspace, target: Target) -> OpenAIProvider:
-    """A provider for `target`. The local target runs the built-in server in this process (no socket)."""
+    """A provider for `target`. The local target runs the built-in server in this process (no socket); see also
+    runner.local_target, which reads it without loading the SDK."""
     if target.kind == "local":
         from runner.server import create_app
 
-        app = create_app(ws.server_dir(target))
-        client = openai.OpenAI(
-            base_url="http://local.invalid/v1",
-            api_key="local",
-            http_client=http_client(httpx2.WSGITransport(app=app)),
-            max_retries=0,
-        )
-        return OpenAIProvider(client, target)
+        return in_process(create_app(ws.server_dir(target)), target)
     key = env_key(target)
     if not key:
         raise ProviderError(

@@ -16,6 +16,7 @@ TAG_WORKSPACE = "ftrun_workspace"
 TAG_EXPERIMENT = "ftrun_experiment"
 TAG_TRAINING_HASH = "ftrun_training_hash"
 TAG_LINEAGE = "ftrun_lineage"
+LOCAL_BASE = "http://local.invalid"  # the built-in server in this process, reached over WSGI (no socket)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,26 @@ class RemoteJob:
     def error(self) -> dict[str, Any] | None:
         return {"code": self.error_code, "message": self.error_message} if self.error_code else None
 
+    @staticmethod
+    def from_api(j: Mapping[str, Any]) -> RemoteJob:
+        """A fine_tuning.job object as the API returns it (JSON)."""
+        err = j.get("error") or {}
+        code = err.get("code") or None
+        return RemoteJob(
+            id=j["id"],
+            status=j["status"],
+            model=j["model"],
+            created_at=int(j.get("created_at") or 0),
+            fine_tuned_model=j.get("fine_tuned_model"),
+            trained_tokens=j.get("trained_tokens"),
+            error_code=code,
+            error_message=(err.get("message") or None) if code else None,
+            finished_at=j.get("finished_at"),
+            metadata=dict(j.get("metadata") or {}),
+            training_file=j.get("training_file"),
+            validation_file=j.get("validation_file"),
+        )
+
 
 @dataclass(frozen=True)
 class RemoteFile:
@@ -44,6 +65,13 @@ class RemoteFile:
     filename: str
     bytes: int
     created_at: int
+
+    @staticmethod
+    def from_api(f: Mapping[str, Any]) -> RemoteFile:
+        """A file object as the API returns it (JSON)."""
+        return RemoteFile(
+            id=f["id"], filename=f["filename"], bytes=int(f.get("bytes") or 0), created_at=int(f.get("created_at") or 0)
+        )
 
 
 @dataclass(frozen=True)

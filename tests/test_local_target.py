@@ -1,0 +1,38 @@
+"""The local target reads the in-process server without the SDK: the same records as the SDK path, page by page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workspaces import chat_lines
+
+from runner.local_target import LocalProvider
+from runner.provider import in_process
+from runner.remote import JobRequest
+from runner.server import create_app
+from runner.workspace import LOCAL
+
+
+def test_reads_match_the_sdk_and_writes_go_through_it(tmp_path: Path) -> None:
+    app = create_app(tmp_path / "server", start_worker=False)
+    sdk, local = in_process(app, LOCAL), LocalProvider(app, LOCAL)
+    data = tmp_path / "train.jsonl"
+    data.write_text(chat_lines(12))
+    uploaded = local.upload_file(data, "train.abc.jsonl")
+    assert local.get_file(uploaded.id) == sdk.get_file(uploaded.id) == uploaded
+    assert local.find_file("train.abc.jsonl", data.stat().st_size) == uploaded
+    assert local.find_file("train.abc.jsonl", 1) is None
+    jobs = [
+        local.create_job(
+            JobRequest("local/tiny", uploaded.id, None, {"type": "supervised"}, f"s{i}", i, {"ftrun_experiment": "x"})
+        )
+        for i in range(105)  # more than one page of 100
+    ]
+    listed = local.list_jobs({"ftrun_experiment": "x"})
+    assert sorted(j.id for j in listed) == sorted(j.id for j in jobs)
+    assert sorted(listed, key=lambda j: j.id) == sorted(sdk.list_jobs({"ftrun_experiment": "x"}), key=lambda j: j.id)
+    assert local.list_jobs({"ftrun_experiment": "y"}) == []
+    assert local.get_job(jobs[0].id) == sdk.get_job(jobs[0].id)
+    assert local.get_job("ftjob-nosuchjob") is None and local.get_file("file-nosuchfile") is None
+    cancelled = local.cancel_job(jobs[0].id)
+    assert cancelled.status == "cancelled" and local.get_job(jobs[0].id) == cancelled
