@@ -132,6 +132,29 @@ class Applier:
         self._update_run(experiment, job)
         self._emit(ev.JobCancelled(experiment, job_id, job.status))
 
+    def cancel_current(self, experiment: str) -> None:
+        """`ftrun cancel NAME`: stop the experiment's current job; state keeps the run (as cancelled)."""
+        run = self._current(experiment)
+        self._cancel(experiment, run.job_id)
+        self._save()
+
+    def resume_current(self, experiment: str) -> None:
+        """`ftrun resume NAME`: continue the experiment's paused job from its checkpoint."""
+        run = self._current(experiment)
+        if JobStatus.of(run.status) is not JobStatus.PAUSED:
+            raise ProviderError(f"{experiment}: job {run.job_id} is {run.status}, not paused: nothing to resume")
+        job = self.provider.resume_job(run.job_id)
+        self._update_run(experiment, job)
+        self._save()
+        self._emit(ev.JobResumed(experiment, job.id, job.status))
+
+    def _current(self, experiment: str) -> Run:
+        es = self.state.experiments.get(experiment)
+        run = es.current_run if es else None
+        if run is None:
+            raise ProviderError(f"{experiment} has no current run in state")
+        return run
+
     def _mark_gone(self, experiment: str, job_id: str) -> None:
         es = self.state.experiments.get(experiment)
         run = es.run(job_id) if es else None
@@ -300,6 +323,8 @@ class Applier:
     def _record(self, change: Change, job: RemoteJob, *, adopted: bool) -> None:
         assert change.training_hash and change.inputs is not None
         self._set_metadata(change)
+        desired = self.desired.get(change.experiment)
+        data = desired.training if desired else None
         run = Run(
             job_id=job.id,
             training_hash=change.training_hash,
@@ -313,6 +338,8 @@ class Applier:
             estimated_usd=change.estimate.usd if change.estimate else None,
             estimated_tokens=change.estimate.billed_tokens if change.estimate else None,
             adopted=adopted,
+            examples=data.examples if data else None,
+            data_tokens=data.stats.total_tokens if data and data.stats else None,
         )
         self.state = self.state.with_run(change.experiment, run)
         self._save()

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,8 +27,9 @@ from runner.remote import Provider
 from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
-from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line
+from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
 from runner.views.plan import plan_json, plan_markdown, plan_text
+from runner.views.text import printable
 from runner.workspace import Target, Workspace, find_root, load_workspace
 
 if TYPE_CHECKING:
@@ -438,13 +440,17 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 @cli.command()
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
 @pass_ctx
 @_handle_errors
-def show(c: Context, name: str, as_json: bool) -> None:
-    """Every run of one experiment (its history), newest last."""
+def show(c: Context, name: str, as_json: bool, offline: bool) -> None:
+    """Every run of one experiment (its history), newest last: losses, checkpoints, what changed, cost."""
+    from runner.run_details import gather
+
     es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
+    details = gather(es, None if offline else c.provider())
     if as_json:
-        c.out.print_json(json.dumps(reports.show_document(name, es), ensure_ascii=False))
+        c.out.print_json(json.dumps(reports.show_document(name, es, details), ensure_ascii=False))
         return
     from runner.datasets.pricing import actual_cost
 
@@ -452,7 +458,7 @@ def show(c: Context, name: str, as_json: bool) -> None:
         model = str(run.inputs.get("model"))
         return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
 
-    for line in reports.show_lines(name, c.target.name, es, cost):
+    for line in reports.show_lines(name, c.target.name, es, details, cost):
         c.out.print(line)
 
 
@@ -505,8 +511,74 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
             system = pipeline.system_prompt(loaded.desired[0].training.path) if loaded.desired else None
         model = run.fine_tuned_model
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": message}]
-    answer = c.provider().chat(model, messages, max_tokens=max_tokens, temperature=temperature)
-    click.echo(answer)
+    provider = c.provider()
+    if c.err.is_terminal:  # the first answer of a model loads it, which takes a while
+        with c.err.status(f"loading {escape(model)} and answering…"):
+            answer = provider.chat(model, messages, max_tokens=max_tokens, temperature=temperature)
+    else:
+        answer = provider.chat(model, messages, max_tokens=max_tokens, temperature=temperature)
+    click.echo(printable(answer))
+
+
+def _job_command(c: Context, name: str, operation: str) -> None:
+    """cancel / resume NAME: act on the experiment's current job, under the lock, and record it in state."""
+    provider = c.provider()
+    with c.lock(operation):
+        state = c.store.load_or_new(c.target.name)
+        _experiment_state(c, name, state)
+        applier = _applier(c, provider, None, state, as_json=False)
+        if operation == "cancel":
+            applier.cancel_current(name)
+        else:
+            applier.resume_current(name)
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+@_handle_errors
+def cancel(c: Context, name: str) -> None:
+    """Cancel the current job of experiment NAME (state keeps the run; its models are kept)."""
+    _job_command(c, name, "cancel")
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+@_handle_errors
+def resume(c: Context, name: str) -> None:
+    """Resume the paused job of experiment NAME from its last checkpoint."""
+    _job_command(c, name, "resume")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing events as they happen, until the job settles.")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON lines.")
+@pass_ctx
+@_handle_errors
+def logs(c: Context, name: str, follow: bool, as_json: bool) -> None:
+    """The events of experiment NAME's current job, oldest first (training steps, checkpoints, errors)."""
+    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
+    run = es.current_run
+    if run is None:
+        raise FtrunError(f"{name} has no current run")
+    provider = c.provider()
+    last: str | None = None
+    try:
+        while True:
+            for event in provider.events(run.job_id, after=last):
+                last = event.id
+                if as_json:
+                    c.out.out(json.dumps({"job_id": run.job_id, **asdict(event)}, ensure_ascii=False), highlight=False)
+                else:
+                    c.out.print(event_log_line(event))
+            job = provider.get_job(run.job_id) if follow else None
+            if job is None or JobStatus.of(job.status).is_settled:
+                return
+            time.sleep(c.target.poll_interval)
+    except KeyboardInterrupt:
+        raise Interrupted("stopped following: the job keeps running") from None
 
 
 @cli.command()

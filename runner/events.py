@@ -109,6 +109,14 @@ class JobCancelled(Event):
 
 
 @dataclass(frozen=True)
+class JobResumed(Event):
+    kind: ClassVar[str] = "job_resumed"
+    experiment: str
+    job_id: str
+    status: str
+
+
+@dataclass(frozen=True)
 class JobGone(Event):
     kind: ClassVar[str] = "job_gone"
     experiment: str

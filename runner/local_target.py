@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 
 from runner.diagnostics import ProviderError
-from runner.remote import LOCAL_BASE, JobRequest, Progress, Provider, RemoteFile, RemoteJob
+from runner.remote import LOCAL_BASE, Checkpoint, JobEvent, JobRequest, Progress, Provider, RemoteFile, RemoteJob
 from runner.workspace import Target, Workspace
 
 
@@ -78,7 +78,22 @@ class LocalProvider:
                 return RemoteFile.from_api(f)
         return None
 
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        newest_first = []
+        for e in self._pages(f"/fine_tuning/jobs/{job_id}/events", {"limit": 1000}):
+            if e["id"] == after:
+                break
+            newest_first.append(JobEvent.from_api(e))
+        return newest_first[::-1]
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        found = [Checkpoint.from_api(c) for c in self._pages(f"/fine_tuning/jobs/{job_id}/checkpoints", {"limit": 100})]
+        return sorted(found, key=lambda c: c.step)
+
     # -- everything else goes through the SDK ----------------------------------------------------------------------
+    def resume_job(self, job_id: str) -> RemoteJob:
+        return self._sdk.resume_job(job_id)
+
     def progress(self, job_id: str) -> Progress | None:
         return self._sdk.progress(job_id)
 

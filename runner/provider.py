@@ -17,7 +17,7 @@ import httpx2
 import openai
 
 from runner.diagnostics import ProviderError
-from runner.remote import LOCAL_BASE, JobRequest, Progress, RemoteFile, RemoteJob
+from runner.remote import LOCAL_BASE, Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
 from runner.workspace import Target, Workspace, env_key
 
 T = TypeVar("T")
@@ -157,6 +157,29 @@ class OpenAIProvider:
             return Progress(message=page.data[0].message) if page.data else None
 
         return self._call(f"reading events of job {job_id}", run)
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        def run() -> list[JobEvent]:
+            newest_first = []
+            for event in self._client.fine_tuning.jobs.list_events(job_id, limit=100):
+                if event.id == after:
+                    break
+                newest_first.append(JobEvent.from_api(event.model_dump()))
+            return newest_first[::-1]
+
+        return self._call(f"reading events of job {job_id}", run)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        def run() -> list[Checkpoint]:
+            found = [
+                Checkpoint.from_api(c.model_dump()) for c in self._client.fine_tuning.jobs.checkpoints.list(job_id)
+            ]
+            return sorted(found, key=lambda c: c.step)
+
+        return self._call(f"reading checkpoints of job {job_id}", run)
+
+    def resume_job(self, job_id: str) -> RemoteJob:
+        return self._call(f"resuming job {job_id}", lambda: _job(self._client.fine_tuning.jobs.resume(job_id)))
 
     # -- files -----------------------------------------------------------------------------------------------------
     def get_file(self, file_id: str) -> RemoteFile | None:

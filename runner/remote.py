@@ -33,6 +33,7 @@ class RemoteJob:
     metadata: Mapping[str, str] = field(default_factory=dict)
     training_file: str | None = None
     validation_file: str | None = None
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)  # as the target resolved them ("auto" filled in)
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -43,6 +44,8 @@ class RemoteJob:
         """A fine_tuning.job object as the API returns it (JSON)."""
         err = j.get("error") or {}
         code = err.get("code") or None
+        method = j.get("method") or {}
+        resolved = (method.get(str(method.get("type"))) or {}).get("hyperparameters") or j.get("hyperparameters")
         return RemoteJob(
             id=j["id"],
             status=j["status"],
@@ -56,6 +59,7 @@ class RemoteJob:
             metadata=dict(j.get("metadata") or {}),
             training_file=j.get("training_file"),
             validation_file=j.get("validation_file"),
+            hyperparameters=dict(resolved or {}),
         )
 
 
@@ -71,6 +75,51 @@ class RemoteFile:
         """A file object as the API returns it (JSON)."""
         return RemoteFile(
             id=f["id"], filename=f["filename"], bytes=int(f.get("bytes") or 0), created_at=int(f.get("created_at") or 0)
+        )
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One event of a job (`fine_tuning.job.event`); metrics events carry step and losses in `data`."""
+
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str = "message"
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def from_api(e: Mapping[str, Any]) -> JobEvent:
+        data = e.get("data")
+        return JobEvent(
+            id=e["id"],
+            created_at=int(e.get("created_at") or 0),
+            level=str(e.get("level") or "info"),
+            message=str(e.get("message") or ""),
+            type=str(e.get("type") or "message"),
+            data=dict(data) if isinstance(data, Mapping) else {},
+        )
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved step of a job (`fine_tuning.job.checkpoint`), usable as a model."""
+
+    id: str
+    created_at: int
+    model: str
+    step: int
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def from_api(c: Mapping[str, Any]) -> Checkpoint:
+        return Checkpoint(
+            id=c["id"],
+            created_at=int(c.get("created_at") or 0),
+            model=c["fine_tuned_model_checkpoint"],
+            step=int(c.get("step_number") or 0),
+            metrics=dict(c.get("metrics") or {}),
         )
 
 
@@ -120,6 +169,14 @@ class Provider(Protocol):
         """Upload `path` as `filename`; `on_sent` is told the bytes sent so far, as they go."""
 
     def progress(self, job_id: str) -> Progress | None: ...
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """The job's events oldest first (only those after the event id `after`, when given)."""
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """The job's checkpoints, by step."""
+
+    def resume_job(self, job_id: str) -> RemoteJob: ...
 
     def delete_model(self, model: str) -> bool:
         """True when deleted, False when the target has no such model."""

@@ -44,6 +44,8 @@ class Run:
     estimated_usd: float | None = None
     estimated_tokens: int | None = None
     adopted: bool = False
+    examples: int | None = None  # training examples and tokens of the data it was created from (for data deltas)
+    data_tokens: int | None = None
 
     @property
     def active(self) -> bool:

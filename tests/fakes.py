@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import ProviderError
-from runner.remote import JobRequest, Progress, RemoteFile, RemoteJob
+from runner.remote import Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
 
 
 class FakeProvider:
@@ -22,6 +22,8 @@ class FakeProvider:
         self._ids = itertools.count(1)
         self._clock = itertools.count(1_700_000_000)
         self.fail_create_after_accept = False
+        self.job_events: dict[str, list[JobEvent]] = {}
+        self.job_checkpoints: dict[str, list[Checkpoint]] = {}
 
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
         return [j for j in self.jobs.values() if all(j.metadata.get(k) == v for k, v in metadata.items())]
@@ -75,6 +77,21 @@ class FakeProvider:
 
     def progress(self, job_id: str) -> Progress | None:
         return None
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        events = self.job_events.get(job_id, [])
+        ids = [e.id for e in events]
+        return events[ids.index(after) + 1 :] if after in ids else list(events)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        return list(self.job_checkpoints.get(job_id, []))
+
+    def resume_job(self, job_id: str) -> RemoteJob:
+        job = self.jobs[job_id]
+        if job.status != "paused":
+            raise ProviderError(f"job {job_id} is {job.status}, not paused")
+        self.jobs[job_id] = job = replace(job, status="running")
+        return job
 
     def delete_model(self, model: str) -> bool:
         if model in self.deleted_models:

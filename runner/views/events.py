@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from typing import assert_never
 
 from rich.markup import escape
 
 from runner import events as ev
+from runner.remote import JobEvent
 from runner.views.figures import size
+from runner.views.text import printable
 
 _ADOPTED = {
     ev.Adoption.ORPHAN: "adopted job {job} ({status}): it has this version's tags",
@@ -40,6 +43,8 @@ def event_line(e: ev.Event) -> str | None:
             return f"[cyan]{escape(x)}[/cyan]: " + escape(_ADOPTED[why].format(job=j, status=s))
         case ev.JobCancelled(experiment=x, job_id=j, status=s):
             return f"[red]{escape(x)}[/red]: job {escape(j)} {escape(s)}"
+        case ev.JobResumed(experiment=x, job_id=j, status=s):
+            return f"[green]{escape(x)}[/green]: job {escape(j)} resumed ({escape(s)})"
         case ev.JobGone(experiment=x, job_id=j):
             return f"{escape(x)}: job {escape(j)} no longer exists on the target"
         case ev.ModelDeleted(experiment=x, model=m, existed=existed):
@@ -53,6 +58,13 @@ def event_line(e: ev.Event) -> str | None:
             return None
         case unreachable:  # pragma: no cover
             assert_never(unreachable)
+
+
+def event_log_line(e: JobEvent) -> str:
+    """`ftrun logs`: 2026-12-02 06:40:12  info  Step 10/40: training loss=0.51"""
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.created_at))
+    colour = {"error": "red", "warn": "yellow"}.get(e.level, "dim")
+    return f"[dim]{when}[/dim]  [{colour}]{escape(e.level):<5}[/]  {escape(printable(e.message))}"
 
 
 def event_json(e: ev.Event) -> str:

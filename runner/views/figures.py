@@ -28,6 +28,32 @@ def estimate_text(e: Estimate | None) -> str:
     return ", ".join(parts)
 
 
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 32) -> str:
+    """A loss curve in one line of block characters (resampled to at most `width` points)."""
+    if not values:
+        return ""
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
+
+
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "unknown"
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours} h {m} min" if hours else f"{m} min {s} s" if m else f"{s} s"
+
+
+def loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def size(n: float) -> str:
     """1.2 MB"""
     for unit in ("B", "kB", "MB", "GB"):

@@ -12,9 +12,10 @@ from rich.markup import escape
 from runner.diagnostics import Diagnostic, has_errors
 from runner.job_status import JobStatus
 from runner.plan import Desired
+from runner.run_details import RunDetails
 from runner.state import ExperimentState, Run
 from runner.views.datasets import dataset_report
-from runner.views.figures import estimate_text, money, table
+from runner.views.figures import duration, estimate_text, loss, money, sparkline, table
 
 
 def validate_document(desired: Sequence[Desired], diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
@@ -87,22 +88,65 @@ def status_table(rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def show_document(name: str, es: ExperimentState) -> dict[str, Any]:
+def _signed(n: int, unit: str) -> str:
+    return f"{n:+,} {unit}{'' if abs(n) == 1 else 's'}"
+
+
+def data_delta_text(delta: tuple[int, int] | None) -> str | None:
+    """'+3 examples, +1,204 tokens'"""
+    if delta is None:
+        return None
+    examples, tokens = delta
+    return (
+        "no change in examples or tokens"
+        if delta == (0, 0)
+        else f"{_signed(examples, 'example')}, {_signed(tokens, 'token')}"
+    )
+
+
+def run_document(d: RunDetails) -> dict[str, Any]:
+    m = d.metrics
+    return {
+        **asdict(d.run),
+        "current": d.current,
+        "hyperparameters": d.hyperparameters,
+        "duration_s": d.duration_s,
+        "loss": {
+            "final_train": m.final_train_loss if m else None,
+            "best_train": m.best_train_loss if m else None,
+            "final_valid": m.final_valid_loss if m else None,
+            "best_valid": m.best_valid_loss if m else None,
+            "steps": [asdict(p) for p in m.points] if m else [],
+        },
+        "checkpoints": [asdict(c) for c in d.checkpoints],
+        "changed": [{"field": f.path, "old": f.old, "new": f.new} for f in d.changes],
+        "data_delta": dict(zip(("examples", "tokens"), d.data_delta, strict=True)) if d.data_delta else None,
+    }
+
+
+def show_document(name: str, es: ExperimentState, details: Sequence[RunDetails]) -> dict[str, Any]:
     return {
         "experiment": name,
         "current": es.current,
         "metadata": dict(es.metadata),
-        "runs": [asdict(r) for r in es.runs],
+        "runs": [run_document(d) for d in details],
     }
 
 
-def show_lines(name: str, target: str, es: ExperimentState, actual_cost: Callable[[Run], float | None]) -> list[str]:
+def show_lines(
+    name: str,
+    target: str,
+    es: ExperimentState,
+    details: Sequence[RunDetails],
+    actual_cost: Callable[[Run], float | None],
+) -> list[str]:
     """One experiment's history, newest last; `actual_cost` prices a run's trained tokens."""
     lines = [f"[bold]{escape(name)}[/bold] on target '{escape(target)}'"]
     if es.metadata.get("description"):
         lines.append(f"  {escape(str(es.metadata['description']))}")
-    for run in es.runs:
-        marker = "[green]*[/green]" if run.job_id == es.current else " "
+    for d in details:
+        run, m = d.run, d.metrics
+        marker = "[green]*[/green]" if d.current else " "
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run.created_at)) if run.created_at else "?"
         lines.append(
             f"{marker} {escape(run.job_id)}  {escape(run.status)}  created {when}  "
@@ -110,6 +154,35 @@ def show_lines(name: str, target: str, es: ExperimentState, actual_cost: Callabl
         )
         if run.fine_tuned_model:
             lines.append(f"    model: {escape(run.fine_tuned_model)}")
+        if d.hyperparameters:
+            params = ", ".join(f"{k}={v}" for k, v in sorted(d.hyperparameters.items()))
+            lines.append(f"    hyperparameters: {escape(params)}")
+        if d.duration_s is not None:
+            lines.append(f"    trained for {duration(d.duration_s)}")
+        if m is not None and m.train:
+            lines.append(
+                f"    train loss {loss(m.final_train_loss)} (best {loss(m.best_train_loss)})  "
+                f"[cyan]{sparkline(m.train)}[/cyan]"
+            )
+        if m is not None and m.valid:
+            lines.append(
+                f"    validation loss {loss(m.final_valid_loss)} (best {loss(m.best_valid_loss)})  "
+                f"[magenta]{sparkline(m.valid)}[/magenta]"
+            )
+        for c in d.checkpoints:
+            figures = ", ".join(f"{k} {loss(v)}" for k, v in sorted(c.metrics.items()) if isinstance(v, int | float))
+            lines.append(
+                f"    checkpoint step {c.step}: {escape(c.model)}" + (f" ({escape(figures)})" if figures else "")
+            )
+        if run.examples is not None:
+            tokens = f", {run.data_tokens:,} tokens" if run.data_tokens is not None else ""
+            delta = data_delta_text(d.data_delta)
+            lines.append(
+                f"    data: {run.examples:,} examples{tokens}" + (f" ({delta} since the previous run)" if delta else "")
+            )
+        if d.changes:
+            changed = ", ".join(f.path for f in d.changes)
+            lines.append(f"    changed from the previous run: {escape(changed)}")
         if run.trained_tokens is not None:
             lines.append(
                 f"    trained tokens: {run.trained_tokens:,}; cost {money(actual_cost(run))} "
