@@ -77,3 +77,33 @@ def test_show_logs_cancel_and_resume_on_a_real_job(workspace: Workspace) -> None
     assert "+1 example, +" in run(workspace, "show", "alpha")
     result = CliRunner().invoke(cli, ["-C", str(workspace.root), "--no-color", "resume", "alpha"])
     assert result.exit_code == 1 and "not paused" in result.output
+
+
+def test_the_wait_line_names_the_phase_with_an_eta_and_keeps_the_final_loss() -> None:
+    from runner.job_status import JobStatus as S
+    from runner.views.progress import phase_text
+
+    assert phase_text(S.VALIDATING_FILES, None, None, None, None) == "validating the data"
+    assert phase_text(S.RUNNING, None, None, None, None) == "preparing the model"
+    assert phase_text(S.RUNNING, 12, 40, 0.5, 8.2) == "training step 12/40, about 8 s left, loss 0.5000"
+    assert phase_text(S.SUCCEEDED, None, None, 0.1234, None) == "succeeded, loss 0.1234"
+
+
+def test_piped_wait_lines_keep_the_loss_after_the_job_ends() -> None:
+    import io
+
+    from rich.console import Console
+
+    from runner.remote import Progress, RemoteJob
+    from runner.views.progress import ConsoleObserver
+
+    buffer = io.StringIO()
+    observer = ConsoleObserver(Console(file=buffer, no_color=True, width=200))
+    job = RemoteJob("ftjob-1", "running", "local/tiny", created_at=1_700_000_000)
+    observer.job_progress("marv", job, Progress(step=5, total_steps=10, train_loss=0.75))
+    observer.job_progress(
+        "marv", RemoteJob("ftjob-1", "succeeded", "local/tiny", 1_700_000_000, finished_at=1_700_000_042), None
+    )
+    lines = buffer.getvalue().splitlines()
+    assert "marv: training step 5/10, loss 0.7500" in lines[0]
+    assert lines[1] == "  marv: succeeded, loss 0.7500 (42 s)"

@@ -17,7 +17,6 @@ from rich.progress import (
     Progress,
     TaskID,
     TextColumn,
-    TimeElapsedColumn,
     TransferSpeedColumn,
 )
 
@@ -26,6 +25,7 @@ from runner.job_status import JobStatus
 from runner.remote import Progress as JobProgress
 from runner.remote import RemoteJob
 from runner.views.events import event_json, event_line
+from runner.views.figures import duration
 
 LARGE_UPLOAD = 4_000_000  # bytes: smaller files go up too quickly for a bar to help
 
@@ -42,6 +42,8 @@ class ConsoleObserver:
         self._last_print: dict[str, float] = {}
         self._upload: Progress | None = None
         self._upload_task = TaskID(0)
+        self._loss: dict[str, float] = {}
+        self._first_step: dict[str, tuple[int, float]] = {}
 
     def event(self, event: ev.Event) -> None:
         if self.as_json:
@@ -61,7 +63,7 @@ class ConsoleObserver:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[clock]}"),
             console=self.out,
         ) as progress:
             self._progress = progress
@@ -93,38 +95,70 @@ class ConsoleObserver:
     def job_progress(self, experiment: str, job: RemoteJob, progress: JobProgress | None) -> None:
         step = progress.step if progress else None
         total = progress.total_steps if progress else None
-        train_loss = progress.train_loss if progress else None
         status = JobStatus.of(job.status)
+        if progress and progress.train_loss is not None:
+            self._loss[experiment] = progress.train_loss  # kept: a finished job reports no more progress
+        train_loss = self._loss.get(experiment)
         if self.as_json:
             doc: dict[str, object] = {"type": "job_progress", "experiment": experiment, "job_id": job.id}
             doc |= {"status": job.status, "step": step, "total_steps": total, "train_loss": train_loss}
             self.out.out(json.dumps(doc, sort_keys=True), highlight=False)
             return
-        loss = f" loss {train_loss:.4f}" if train_loss is not None else ""
-        detail = f"{job.status}{loss}"
+        now = time.time()
+        if step is not None:
+            self._first_step.setdefault(experiment, (step, now))
+        detail = phase_text(status, step, total, train_loss, self._eta(experiment, step, total, now))
+        end = job.finished_at if status.is_terminal and job.finished_at else now
+        clock = duration(max(0, int(end - job.created_at)))  # from the job's own creation, not from this command
         if self._progress is not None:
             if experiment not in self._tasks:
-                self._tasks[experiment] = self._progress.add_task("", total=total, name=experiment, detail=detail)
+                self._tasks[experiment] = self._progress.add_task(
+                    "", total=total, name=experiment, detail=detail, clock=clock
+                )
             task = self._tasks[experiment]
-            self._progress.update(task, detail=detail)
+            self._progress.update(task, detail=detail, clock=clock)
             if total:
                 self._progress.update(task, total=total)
             if step is not None:
                 self._progress.update(task, completed=step)
-            if status is JobStatus.SUCCEEDED:  # a full bar; its clock stops
+            if status is JobStatus.SUCCEEDED:  # a full bar
                 done = self._progress.tasks[task].total or 1
                 self._progress.update(task, total=done, completed=done)
-            elif status.is_settled:
+            if status.is_settled:
                 self._progress.stop_task(task)
             return
-        # Piped: a line when the status changes, and at most every 10 s while the step advances.
+        # Piped: a line when the phase changes, and at most every 10 s while the step advances.
         key = (job.status, step)
-        now = time.monotonic()
+        mono = time.monotonic()
         if self._last.get(experiment) == key:
             return
-        if self._last.get(experiment, ("",))[0] == job.status and now - self._last_print.get(experiment, 0) < 10:
+        if self._last.get(experiment, ("",))[0] == job.status and mono - self._last_print.get(experiment, 0) < 10:
             return
         self._last[experiment] = key
-        self._last_print[experiment] = now
-        at = f" step {step}/{total}" if step is not None and total else ""
-        self.out.print(f"  {escape(experiment)}: {escape(job.status)}{at}{escape(loss)}")
+        self._last_print[experiment] = mono
+        self.out.print(f"  {escape(experiment)}: {escape(detail)} ({clock})")
+
+    def _eta(self, experiment: str, step: int | None, total: int | None, now: float) -> float | None:
+        """Seconds left at the pace seen since this job's first reported step."""
+        first = self._first_step.get(experiment)
+        if first is None or step is None or not total or step <= first[0]:
+            return None
+        pace = (now - first[1]) / (step - first[0])
+        return max(0.0, (total - step) * pace)
+
+
+def phase_text(status: JobStatus, step: int | None, total: int | None, loss: float | None, eta: float | None) -> str:
+    """validating · queued · preparing the model · step 12/40, about 8 s left · succeeded, loss 0.1234"""
+    figure = f", loss {loss:.4f}" if loss is not None else ""
+    match status:
+        case JobStatus.VALIDATING_FILES:
+            return "validating the data"
+        case JobStatus.QUEUED:
+            return "queued"
+        case JobStatus.RUNNING if step is None:
+            return "preparing the model"
+        case JobStatus.RUNNING:
+            left = f", about {duration(round(eta))} left" if eta is not None else ""
+            return f"training step {step}/{total or '?'}{left}{figure}"
+        case _:
+            return f"{status}{figure}"
