@@ -414,14 +414,31 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--markdown", is_flag=True, help="Print a pull-request comment: jobs, models, losses, loss charts, cost.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
 @pass_ctx
 @_handle_errors
-def status(c: Context, as_json: bool, offline: bool) -> None:
+def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
     """The current run of every experiment in state."""
     state = _live_state(c, c.store.load_or_new(c.target.name), offline)
     rows = [reports.run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
-    if as_json:
+    if markdown:
+        from runner.datasets.pricing import actual_cost
+        from runner.run_details import gather
+
+        provider = None if offline else c.provider()
+        current = {}
+        for name, es in sorted(state.experiments.items()):
+            details = [d for d in gather(es, provider) if d.current]
+            if details:
+                current[name] = details[0]
+
+        def cost(run: Any) -> float | None:
+            model = str(run.inputs.get("model"))
+            return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+        c.out.out(reports.status_markdown(c.ws.name, c.target.name, current, cost), highlight=False)
+    elif as_json:
         c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
     elif not rows:
         c.out.print(f"No experiments in state for target '{escape(c.target.name)}' yet. Run `ftrun apply`.")

@@ -61,6 +61,9 @@ def test_show_logs_cancel_and_resume_on_a_real_job(workspace: Workspace) -> None
     [first] = doc["runs"]
     assert first["loss"]["final_train"] is not None and first["loss"]["steps"] and first["checkpoints"]
     assert first["duration_s"] is not None and first["hyperparameters"]["n_epochs"] == 2
+    md = run(workspace, "status", "--markdown")
+    assert md.startswith("### ftrun status for `test-ws`") and "| `alpha` | succeeded | `ft:" in md
+    assert "```mermaid\nxychart-beta\n" in md and '  title "alpha: loss by step"' in md and "  line [" in md
     logs = run(workspace, "logs", "alpha")
     assert "Fine-tuning job started" in logs and "The job has successfully completed" in logs
     lines = [json.loads(line) for line in run(workspace, "logs", "alpha", "--json").splitlines()]

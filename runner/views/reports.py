@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -192,6 +192,50 @@ def show_lines(
             code, message = str(run.error.get("code")), str(run.error.get("message"))
             lines.append(f"    [red]error[/red]: {escape(code)}: {escape(message)}")
     return lines
+
+
+def _mermaid_chart(name: str, d: RunDetails) -> list[str]:
+    """A loss chart GitHub draws in a comment (Mermaid's xychart-beta): training loss, and validation when known."""
+    m = d.metrics
+    if m is None or not m.train:
+        return []
+    points = [p for p in m.points if p.train_loss is not None][-60:]  # a comment-sized chart
+    steps = ", ".join(str(p.step) for p in points)
+    out = ["```mermaid", "xychart-beta", f'  title "{name}: loss by step"', f"  x-axis [{steps}]", '  y-axis "loss"']
+    out.append("  line [" + ", ".join(f"{p.train_loss:.4f}" for p in points) + "]")
+    valid = [p.valid_loss for p in points]
+    if any(v is not None for v in valid):  # Mermaid lines need a value per step: carry the last one forward
+        filled, last = [], next(v for v in valid if v is not None)
+        for v in valid:
+            last = v if v is not None else last
+            filled.append(f"{last:.4f}")
+        out.append("  line [" + ", ".join(filled) + "]")
+    return [*out, "```"]
+
+
+def status_markdown(
+    workspace: str, target: str, current: Mapping[str, RunDetails], actual_cost: Callable[[Run], float | None]
+) -> str:
+    """The comment for after an apply: every current job, its model, final losses, a loss chart, cost."""
+    out = [f"### ftrun status for `{workspace}` on target `{target}`", ""]
+    if not current:
+        return "\n".join([*out, "No experiments in state yet.", ""])
+    out += [
+        "| experiment | status | model | train loss | validation loss | trained for | cost |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, d in current.items():
+        m = d.metrics
+        out.append(
+            f"| `{name}` | {d.run.status} | `{d.run.fine_tuned_model or '-'}` | "
+            f"{loss(m.final_train_loss if m else None)} | {loss(m.final_valid_loss if m else None)} | "
+            f"{duration(d.duration_s) if d.duration_s is not None else '-'} | {money(actual_cost(d.run))} |"
+        )
+    for name, d in current.items():
+        chart = _mermaid_chart(name, d)
+        if chart:
+            out += ["", *chart]
+    return "\n".join(out) + "\n"
 
 
 def finished_lines(runs: Sequence[tuple[str, Run]]) -> tuple[list[str], list[str]]:
