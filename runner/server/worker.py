@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+from runner.job_status import JobStatus
 from runner.server import training
 from runner.server.datadir import DataDir
 from runner.server.job_runner import HyperparameterResolver, JobRunner, Trainer
-from runner.server.store import Store
+from runner.server.job_transitions import Transition
+from runner.server.store import ACTIVE_STATUSES, Store
 from runner.server.worker_lock import WorkerLock
 
 log = logging.getLogger("runner.server.worker")
@@ -53,29 +55,25 @@ class Worker:
     # -- one pass -----------------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Requeue (or fail) jobs left `running` by a worker that died. Call only while holding the worker lock."""
-        for job in self.store.jobs_with_status("running"):
+        for job in self.store.jobs_with_status(JobStatus.RUNNING):
             if job["id"] in self._threads:
                 continue
             interruptions = job["interruptions"] + 1
             if interruptions >= MAX_INTERRUPTIONS:
                 self.runner.fail_interrupted(job["id"], interruptions)
                 continue
-            checkpoints = self.store.list_checkpoints(job["id"])
-            where = f"its checkpoint at step {checkpoints[0]['step']}" if checkpoints else "the beginning"
-            self.store.update_job(
-                job["id"],
-                expect=("running",),
-                event=("warn", f"Training was interrupted (the worker stopped); resuming from {where}"),
-                status="queued",
-                interruptions=interruptions,
+            resume = self.runner.resume_point(job)
+            where = "the beginning" if resume is None else f"its checkpoint at step {resume.step}"
+            self.store.transition(
+                job["id"], Transition.INTERRUPTED, fields={"interruptions": interruptions}, where=where
             )
 
     def step(self) -> bool:
         """Validate pending files and start queued jobs up to `max_workers`. Returns whether anything is pending."""
         self._reap()
-        for job in self.store.jobs_with_status("validating_files"):
+        for job in self.store.jobs_with_status(JobStatus.VALIDATING_FILES):
             self.runner.validate(job)
-        for job in self.store.jobs_with_status("queued"):
+        for job in self.store.jobs_with_status(JobStatus.QUEUED):
             if len(self._threads) >= self.max_workers:
                 break
             if job["id"] in self._threads or not self.runner.claim(job["id"]):
@@ -83,7 +81,7 @@ class Worker:
             thread = threading.Thread(target=self.runner.train, args=(job["id"],), name=job["id"], daemon=True)
             self._threads[job["id"]] = thread
             thread.start()
-        return bool(self._threads) or bool(self.store.jobs_with_status("validating_files", "queued"))
+        return bool(self._threads) or bool(self.store.jobs_with_status(JobStatus.VALIDATING_FILES, JobStatus.QUEUED))
 
     def _reap(self) -> None:
         for job_id, thread in list(self._threads.items()):
@@ -123,7 +121,7 @@ class Worker:
                 # Let go of the lock, then look once more: work queued by an app that saw the lock still held
                 # would otherwise wait for the next request to start a worker.
                 lock.release()
-                if not self.store.jobs_with_status("validating_files", "queued", "running") or not lock.acquire():
+                if not self.store.jobs_with_status(*ACTIVE_STATUSES) or not lock.acquire():
                     log.info("worker idle; exiting")
                     return 0
         finally:

@@ -103,11 +103,12 @@ def test_sigkill_mid_training_then_resume_from_checkpoint(
 
 def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, training_file: str, worker: Worker) -> None:
     job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
+    worker.runner.validate(worker.store.get_job(job.id))  # type: ignore[arg-type]
     for _ in range(MAX_INTERRUPTIONS - 1):  # a worker dies under the job, and the next one requeues it
-        worker.store.update_job(job.id, status="running")
+        assert worker.runner.claim(job.id)
         worker.recover()
         assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
-    worker.store.update_job(job.id, status="running")
+    assert worker.runner.claim(job.id)
     worker.recover()
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None
