@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -73,6 +74,7 @@ class JobHooks:
         *,
         poll_seconds: float = CONTROL_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._data = data
@@ -82,8 +84,11 @@ class JobHooks:
         self._clock = clock
         self._last_poll = -float("inf")
         self._last_control: Control = "continue"
+        self._stopping = stopping or threading.Event()  # set: the worker is stopping; record nothing more
 
     def control(self) -> Control:
+        if self._stopping.is_set():
+            return "cancel"
         t = self._clock()
         if t - self._last_poll >= self._poll_seconds:
             self._read_control(t)
@@ -98,11 +103,15 @@ class JobHooks:
             self._read_control(self._clock())
 
     def metrics(self, m: StepMetrics) -> None:
+        if self._stopping.is_set():
+            return
         self._written(
             self._store.add_training_event(self._job_id, metrics_message(m), type_="metrics", data=metrics_data(m))
         )
 
     def checkpoint(self, c: Checkpoint) -> None:
+        if self._stopping.is_set():
+            return
         model = f"{self._model_prefix}:{ids.model_tag()}:ckpt-step-{c.step}"
         dropped = self._store.add_checkpoint(
             {
@@ -128,4 +137,5 @@ class JobHooks:
                 shutil.rmtree(path, ignore_errors=True)
 
     def message(self, level: Literal["info", "warn", "error"], text: str) -> None:
-        self._written(self._store.add_training_event(self._job_id, text, level=level))
+        if not self._stopping.is_set():
+            self._written(self._store.add_training_event(self._job_id, text, level=level))

@@ -6,8 +6,9 @@ import csv
 import io
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ class JobRunner:
     data: DataDir
     trainer: Trainer
     resolve_hyperparameters: HyperparameterResolver
+    stopping: threading.Event = field(default_factory=threading.Event)  # set when the worker is told to stop
 
     # -- validating_files -> queued | failed ------------------------------------------------------------------
     def validate(self, job: dict[str, Any]) -> None:
@@ -113,9 +115,14 @@ class JobRunner:
             work_dir=work_dir,
             resume_from=None if resume is None else resume.path,
         )
-        hooks = JobHooks(self.store, self.data, job_id, self.model_prefix(job))
+        hooks = JobHooks(self.store, self.data, job_id, self.model_prefix(job), stopping=self.stopping)
         result = self.trainer(request, hooks)
-        if result.status == "succeeded":
+        log.info("job %s: the trainer returned %s after %d steps", job_id, result.status, result.steps)
+        if result.status == "cancelled" and self.stopping.is_set():  # not the client's cancel: queue it again
+            latest = self.resume_point(self.store.get_job(job_id) or job)
+            where = "the beginning" if latest is None else f"its checkpoint at step {latest.step}"
+            self.store.transition(job_id, Transition.WORKER_STOPPED, where=where)
+        elif result.status == "succeeded":
             self._succeed(job, result)
         elif result.status == "cancelled":  # the cancel request already set the status, unless the trainer chose to
             self.store.transition(job_id, Transition.CANCELLED)

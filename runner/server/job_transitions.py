@@ -52,6 +52,9 @@ class Transition(Enum):
         "Training was interrupted (the worker stopped); resuming from {where}",
         level="warn",
     )
+    WORKER_STOPPED = _rule(
+        {_S.RUNNING}, _S.QUEUED, "Training stopped (the worker was told to stop); it resumes from {where}", level="warn"
+    )
     CANCELLED = _rule(_NOT_DONE, _S.CANCELLED, "Fine-tuning job cancelled", verb="cancel")
     PAUSED = _rule({_S.QUEUED, _S.RUNNING}, _S.PAUSED, "Fine-tuning job paused", verb="pause")
     RESUMED = _rule({_S.PAUSED}, _S.QUEUED, "Fine-tuning job resumed", verb="resume")

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -31,6 +32,8 @@ from runner.server.worker_lock import WorkerLock
 
 log = logging.getLogger("runner.server.worker")
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10.0  # how long a stopping worker waits for its training threads (each stops within a step)
 MAX_INTERRUPTIONS = 3  # a job whose worker died this many times is failed instead of resumed again
 DEFAULT_IDLE_EXIT_SECONDS = 60.0
 IDLE_EXIT_ENV = "FTRUN_WORKER_IDLE_SECONDS"  # overrides the default idle time before the worker exits
@@ -48,7 +51,8 @@ class Worker:
     ) -> None:
         self.data = data
         self.store = Store(data.database)
-        self.runner = JobRunner(self.store, data, trainer, resolve_hyperparameters)
+        self.stopping = threading.Event()
+        self.runner = JobRunner(self.store, data, trainer, resolve_hyperparameters, self.stopping)
         self.max_workers = max(1, max_workers)
         self._threads: dict[str, threading.Thread] = {}
 
@@ -71,6 +75,8 @@ class Worker:
     def step(self) -> bool:
         """Validate pending files and start queued jobs up to `max_workers`. Returns whether anything is pending."""
         self._reap()
+        if self.stopping.is_set():
+            return bool(self._threads)
         for job in self.store.jobs_with_status(JobStatus.VALIDATING_FILES):
             self.runner.validate(job)
         for job in self.store.jobs_with_status(JobStatus.QUEUED):
@@ -108,11 +114,14 @@ class Worker:
             log.info("another worker holds %s; exiting", self.data.worker_lock)
             return 0
         log.info("worker started for %s (max_workers=%d)", self.data.root, self.max_workers)
+        self._stop_on_signals()
         try:
             while True:
                 self.recover()
                 idle_since = time.monotonic()
                 while True:
+                    if self.stopping.is_set():
+                        return self._stop()
                     if self.step():
                         idle_since = time.monotonic()
                     elif time.monotonic() - idle_since >= idle_exit:
@@ -126,6 +135,23 @@ class Worker:
                     return 0
         finally:
             lock.release()
+
+    def _stop_on_signals(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.info("worker told to stop (%s); stopping its training runs", signal.Signals(signum).name)
+            self.stopping.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for s in STOP_SIGNALS:
+                signal.signal(s, stop)
+
+    def _stop(self) -> int:
+        """Let every training thread see the stop (they requeue their jobs), then exit."""
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for thread in list(self._threads.values()):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        log.info("worker stopped")
+        return 0
 
 
 def _load_trainer(module_name: str) -> tuple[Trainer, HyperparameterResolver]:
