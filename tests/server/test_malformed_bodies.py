@@ -46,7 +46,7 @@ def test_job_with_method_type_an_object(client: openai.OpenAI, training_file: st
         lambda: client.fine_tuning.jobs.create(
             model="local/tiny",
             training_file=training_file,
-            method={"type": {"supervised": {}}},  # type: ignore[typeddict-item]
+            method={"type": {"supervised": {}}},  # type: ignore[arg-type,typeddict-item]
         )
     )
     assert e.param == "method.type"
