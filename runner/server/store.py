@@ -2,7 +2,12 @@
 
 One connection per operation (cheap with SQLite), WAL journaling and a busy timeout, so the web app's threads and the
 worker process can read and write the same database at once. State changes that must not race (a cancel against the
-worker finishing a job) run inside `BEGIN IMMEDIATE` transactions with a guard on the current status.
+worker finishing a job) run inside `BEGIN IMMEDIATE` transactions with a guard on the current status: a job's status
+changes only through `transition` (the table in `job_transitions`), and a training run's metrics, messages and
+checkpoints are written only while its job is `running`.
+
+The schema is versioned (`PRAGMA user_version`) and built by numbered migrations, applied in order when a store opens
+a database, so a data directory made by an earlier release upgrades in place and keeps its rows.
 """
 
 from __future__ import annotations
