@@ -125,9 +125,9 @@ class JobRunner:
         elif result.status == "succeeded":
             self._succeed(job, result)
         elif result.status == "cancelled":  # the cancel request already set the status, unless the trainer chose to
-            self.store.transition(job_id, Transition.CANCELLED)
+            self.store.transition(job_id, Transition.TRAINER_CANCELLED)
         else:  # paused: the pause request already set the status; a trainer pausing on its own is honoured too
-            self.store.transition(job_id, Transition.PAUSED)
+            self.store.transition(job_id, Transition.TRAINER_PAUSED)
             if result.checkpoint_dir is not None:  # where the resume picks up (the pause wrote no checkpoint record)
                 self.store.update_job(
                     job_id,

@@ -56,6 +56,10 @@ class Transition(Enum):
         {_S.RUNNING}, _S.QUEUED, "Training stopped (the worker was told to stop); it resumes from {where}", level="warn"
     )
     CANCELLED = _rule(_NOT_DONE, _S.CANCELLED, "Fine-tuning job cancelled", verb="cancel")
+    # The trainer stopping on its own: only from running, so a run that saw a pause and then a quick resume (the job
+    # queued again) or a cancel never undoes what the client asked for.
+    TRAINER_CANCELLED = _rule({_S.RUNNING}, _S.CANCELLED, "Fine-tuning job cancelled")
+    TRAINER_PAUSED = _rule({_S.RUNNING}, _S.PAUSED, "Fine-tuning job paused")
     PAUSED = _rule({_S.QUEUED, _S.RUNNING}, _S.PAUSED, "Fine-tuning job paused", verb="pause")
     RESUMED = _rule({_S.PAUSED}, _S.QUEUED, "Fine-tuning job resumed", verb="resume")
 

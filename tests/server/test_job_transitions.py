@@ -13,7 +13,7 @@ from runner.server.job_transitions import Transition, refusal
 from runner.server.store import Store
 
 SERVER_STATUSES = [s for s in JobStatus if s is not JobStatus.GONE]  # `gone` is the client's word only
-ARGUMENTS = {"model": "ft:m", "message": "it broke", "where": "the beginning"}
+ARGUMENTS: dict[str, object] = {"model": "ft:m", "message": "it broke", "where": "the beginning"}
 
 
 def _job(store: Store, status: JobStatus) -> str:

@@ -361,7 +361,7 @@ def test_cancel_stops_a_running_trainer(
 ) -> None:
     from runner.server.datadir import DataDir
 
-    monkeypatch.setenv(server_fakes.STEP_SECONDS_ENV, "0.02")  # 150 steps take 3 s; control is read every 0.5 s
+    monkeypatch.setenv(server_fakes.STEP_SECONDS_ENV, "0.02")  # 150 steps take 3 s; control is read every 0.25 s
 
     seen_steps: list[int] = []
 
@@ -386,7 +386,11 @@ def test_cancel_stops_a_running_trainer(
     w.run_until_idle()
     cancelled = client.fine_tuning.jobs.retrieve(job.id)
     assert cancelled.status == "cancelled" and cancelled.fine_tuned_model is None
-    assert seen_steps[-1] < 150  # stopped at a control poll, long before the 150 steps asked for
+    # the step after the cancel was refused by the store, which told the run to stop before its next step
+    assert seen_steps[-1] <= 3
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    assert events[0].message == "Fine-tuning job cancelled"
+    assert [e.data["step"] for e in events if e.type == "metrics"] == [2, 1]  # type: ignore[index]
 
 
 def test_control_reads_the_status_at_most_every_poll_interval(client: openai.OpenAI, worker: Worker) -> None:
