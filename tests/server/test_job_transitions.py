@@ -46,7 +46,7 @@ def test_each_transition_moves_exactly_the_statuses_it_lists(transition: Transit
     rule = transition.rule
     for status in SERVER_STATUSES:
         job_id = _job(store, status)
-        done = store.transition(job_id, transition, **ARGUMENTS)
+        done = store.transition(job_id, transition, model="ft:m", message="it broke", where="the beginning")
         assert done == (status in rule.sources) == transition.allows(status)
         if done:
             assert store.job_status(job_id) == rule.target
