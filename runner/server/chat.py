@@ -42,7 +42,8 @@ def parse_messages(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         raise invalid("'messages' must be a non-empty array.", "messages")
     for i, m in enumerate(raw):
-        if not isinstance(m, Mapping) or m.get("role") not in ROLES:
+        role = m.get("role") if isinstance(m, Mapping) else None
+        if not isinstance(role, str) or role not in ROLES:
             raise invalid(
                 f"Invalid 'messages[{i}].role': expected one of {', '.join(sorted(ROLES))}.", f"messages[{i}].role"
             )

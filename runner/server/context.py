@@ -12,7 +12,7 @@ import flask
 from runner.server import training
 from runner.server.datadir import DataDir
 from runner.server.model_catalog import cached_base_models
-from runner.server.store import Store
+from runner.server.store import ACTIVE_STATUSES, Store
 from runner.server.training import Completion, GenerationParams
 from runner.server.worker_launcher import start_worker
 
@@ -33,7 +33,7 @@ class ServerContext:
 
     def wake_worker(self) -> None:
         """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests)."""
-        if self.start_worker and self.store.jobs_with_status("validating_files", "queued", "running"):
+        if self.start_worker and self.store.jobs_with_status(*ACTIVE_STATUSES):
             start_worker(self.data, self.max_workers)
 
 

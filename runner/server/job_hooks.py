@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from runner.job_status import JobStatus
 from runner.server import ids
 from runner.server.datadir import DataDir
 from runner.server.store import Store, now
 from runner.server.training import Checkpoint, Control, StepMetrics
 
 KEEP_CHECKPOINTS = 3
-CONTROL_POLL_SECONDS = 0.5
+CONTROL_POLL_SECONDS = 0.25
 
+# Any other status (cancelled, failed, queued again, the job gone) stops the run without a checkpoint.
 _CONTROL_FOR_STATUS: dict[str | None, Control] = {
-    "running": "continue",
-    "paused": "pause",
+    JobStatus.RUNNING: "continue",
+    JobStatus.PAUSED: "pause",
 }
 
 
@@ -57,7 +60,10 @@ def checkpoint_metrics(m: StepMetrics) -> dict[str, float]:
 
 
 class JobHooks:
-    """`training.Hooks` for one job. `control` reads the job's status at most every `poll_seconds`."""
+    """`training.Hooks` for one job. `control` reads the job's status at most every `poll_seconds`.
+
+    The store records metrics, checkpoints and messages only while the job is running; a refused write means the
+    job was cancelled or paused meanwhile, so the next `control` says so at once instead of at the next poll."""
 
     def __init__(
         self,
@@ -68,6 +74,7 @@ class JobHooks:
         *,
         poll_seconds: float = CONTROL_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._data = data
@@ -77,18 +84,34 @@ class JobHooks:
         self._clock = clock
         self._last_poll = -float("inf")
         self._last_control: Control = "continue"
+        self._stopping = stopping or threading.Event()  # set: the worker is stopping; record nothing more
 
     def control(self) -> Control:
+        if self._stopping.is_set():
+            return "cancel"
         t = self._clock()
         if t - self._last_poll >= self._poll_seconds:
-            self._last_poll = t
-            self._last_control = _CONTROL_FOR_STATUS.get(self._store.job_status(self._job_id), "cancel")
+            self._read_control(t)
         return self._last_control
 
+    def _read_control(self, t: float) -> None:
+        self._last_poll = t
+        self._last_control = _CONTROL_FOR_STATUS.get(self._store.job_status(self._job_id), "cancel")
+
+    def _written(self, written: bool) -> None:
+        if not written:
+            self._read_control(self._clock())
+
     def metrics(self, m: StepMetrics) -> None:
-        self._store.add_event(self._job_id, metrics_message(m), type_="metrics", data=metrics_data(m))
+        if self._stopping.is_set():
+            return
+        self._written(
+            self._store.add_training_event(self._job_id, metrics_message(m), type_="metrics", data=metrics_data(m))
+        )
 
     def checkpoint(self, c: Checkpoint) -> None:
+        if self._stopping.is_set():
+            return
         model = f"{self._model_prefix}:{ids.model_tag()}:ckpt-step-{c.step}"
         dropped = self._store.add_checkpoint(
             {
@@ -102,8 +125,11 @@ class JobHooks:
                 "metrics": checkpoint_metrics(c.metrics),
             },
             keep=KEEP_CHECKPOINTS,
+            message=f"Checkpoint created at step {c.step} with Snapshot ID: {model}",
         )
-        self._store.add_event(self._job_id, f"Checkpoint created at step {c.step} with Snapshot ID: {model}")
+        if dropped is None:  # not running any more: a pause keeps this directory as its resume point
+            self._written(False)
+            return
         job_dir = self._data.job_dir(self._job_id).resolve()
         for row in dropped:
             path = self._data.root / row["path"]
@@ -111,4 +137,5 @@ class JobHooks:
                 shutil.rmtree(path, ignore_errors=True)
 
     def message(self, level: Literal["info", "warn", "error"], text: str) -> None:
-        self._store.add_event(self._job_id, text, level=level)
+        if not self._stopping.is_set():
+            self._written(self._store.add_training_event(self._job_id, text, level=level))

@@ -49,6 +49,20 @@ class JobRequest:
     integrations: list[dict[str, Any]]
 
 
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, Mapping):
+        return "an object"
+    if isinstance(v, list):
+        return "an array"
+    return "a string"
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -102,6 +116,12 @@ def _method(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(method, Mapping):
         raise invalid("'method' must be an object.", param="method")
     kind = method.get("type")
+    if not isinstance(kind, str):
+        raise invalid(
+            f"Invalid type for 'method.type': expected a string ('supervised', 'dpo' or 'reinforcement'), got"
+            f" {_json_type(kind)}.",
+            param="method.type",
+        )
     if kind == "reinforcement":
         raise invalid(
             "Reinforcement fine-tuning is not supported by this server; use 'supervised' or 'dpo'.",
@@ -117,6 +137,8 @@ def _method(body: Mapping[str, Any]) -> dict[str, Any]:
         raise invalid(f"'method.{kind}' must be an object.", param=f"method.{kind}")
     raw_hp = section.get("hyperparameters")
     if legacy is not None:
+        if not isinstance(legacy, Mapping):
+            raise invalid("'hyperparameters' must be an object.", param="hyperparameters")
         if kind != "supervised":
             raise invalid("'hyperparameters' is only allowed with the supervised method.", param="hyperparameters")
         if raw_hp is not None and (not isinstance(raw_hp, Mapping) or dict(raw_hp) != dict(legacy)):

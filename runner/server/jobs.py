@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.job_status import JobStatus
 from runner.server import ids
 from runner.server.context import ServerContext
 from runner.server.errors import ApiError, invalid, not_found
 from runner.server.job_request import JobRequest
+from runner.server.job_transitions import Transition, refusal
 from runner.server.model_catalog import resolve
-from runner.server.store import TERMINAL_STATUSES, now
-
-CANCELLABLE = ("validating_files", "queued", "running", "paused")
-PAUSABLE = ("queued", "running")
+from runner.server.store import now
 
 
 def _check_file(c: ServerContext, file_id: str, param: str) -> None:
@@ -43,7 +42,7 @@ def create(c: ServerContext, req: JobRequest) -> dict[str, Any]:
         {
             "id": job_id,
             "created_at": now(),
-            "status": "validating_files",
+            "status": JobStatus.VALIDATING_FILES.value,
             "model": req.model,
             "base_model": model.source,
             "training_file": req.training_file,
@@ -55,10 +54,9 @@ def create(c: ServerContext, req: JobRequest) -> dict[str, Any]:
             "integrations": req.integrations,
             "error": None,
             "result_files": [],
-        }
+        },
+        events=(f"Created fine-tuning job: {job_id}", f"Validating training file: {req.training_file}"),
     )
-    c.store.add_event(job_id, f"Created fine-tuning job: {job_id}")
-    c.store.add_event(job_id, f"Validating training file: {req.training_file}")
     c.wake_worker()
     return get(c, job_id)
 
@@ -70,33 +68,23 @@ def get(c: ServerContext, job_id: str) -> dict[str, Any]:
     return row
 
 
-def _transition(c: ServerContext, job_id: str, allowed: tuple[str, ...], verb: str, **fields: Any) -> None:
+def _transition(c: ServerContext, job_id: str, transition: Transition) -> dict[str, Any]:
     current = get(c, job_id)["status"]
-    message = {
-        "cancelled": "Fine-tuning job cancelled",
-        "paused": "Fine-tuning job paused",
-        "queued": "Fine-tuning job resumed",
-    }[fields["status"]]
-    if not c.store.update_job(job_id, expect=allowed, event=("info", message), **fields):
+    if not c.store.transition(job_id, transition):
         status = c.store.job_status(job_id) or current
-        if status in TERMINAL_STATUSES:
-            detail = f"the job has already {'completed' if status == 'succeeded' else status}"
-        else:
-            detail = f"the job is {status}"
-        raise ApiError(400, f"Cannot {verb} job {job_id}: {detail}.", "invalid_request_error", None, None)
+        raise ApiError(400, refusal(transition, job_id, status), "invalid_request_error", None, None)
+    return get(c, job_id)
 
 
 def cancel(c: ServerContext, job_id: str) -> dict[str, Any]:
-    _transition(c, job_id, CANCELLABLE, "cancel", status="cancelled")
-    return get(c, job_id)
+    return _transition(c, job_id, Transition.CANCELLED)
 
 
 def pause(c: ServerContext, job_id: str) -> dict[str, Any]:
-    _transition(c, job_id, PAUSABLE, "pause", status="paused")
-    return get(c, job_id)
+    return _transition(c, job_id, Transition.PAUSED)
 
 
 def resume(c: ServerContext, job_id: str) -> dict[str, Any]:
-    _transition(c, job_id, ("paused",), "resume", status="queued")
+    job = _transition(c, job_id, Transition.RESUMED)
     c.wake_worker()
-    return get(c, job_id)
+    return job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,37 @@ from werkzeug.datastructures import FileStorage
 
 from runner.server.errors import ApiError, invalid
 
+# No request of OpenAI's API nests this deep; a body that does is refused before anything recurses over it.
+MAX_JSON_DEPTH = 64
+
+_UNPARSABLE = "We could not parse the JSON body of your request. The body must be a JSON object."
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
 
 def json_body() -> dict[str, Any]:
-    body = flask.request.get_json(silent=True)
+    """The request's JSON object. Invalid JSON, another type, or nesting deeper than `MAX_JSON_DEPTH` is a 400."""
+    if not flask.request.is_json:
+        raise invalid(_UNPARSABLE)
+    try:
+        body = json.loads(flask.request.get_data(cache=True))
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser's own stack allows
+        raise invalid(_UNPARSABLE) from None
     if not isinstance(body, dict):
-        raise invalid("We could not parse the JSON body of your request. The body must be a JSON object.")
+        raise invalid(_UNPARSABLE)
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        raise invalid(f"The JSON body of your request is nested more than {MAX_JSON_DEPTH} levels deep.")
     return body
 
 

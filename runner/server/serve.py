@@ -16,6 +16,7 @@ from runner.server.app import create_app
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9527
 DEFAULT_DATA_DIR = Path(".ftrun") / "server"
+API_KEY_ENV = "FTRUN_SERVER_API_KEY"  # where `ftrun serve` reads its keys from (the command line shows in `ps`)
 
 log = logging.getLogger("runner.server")
 
@@ -40,8 +41,9 @@ def check_bind(host: str, api_keys: Sequence[str]) -> None:
     if not is_loopback(host) and not any(api_keys):
         raise UnsafeBind(
             f"Refusing to listen on {host}: it is reachable from other machines and no API key is set.",
-            hint="Pass at least one API key (every request must then send 'Authorization: Bearer <key>'),"
-            " or bind 127.0.0.1.",
+            hint=f"Set {API_KEY_ENV} to one or more comma-separated keys (every request must then send"
+            " 'Authorization: Bearer <key>'), or bind 127.0.0.1. A key in the environment stays out of the process"
+            " list; one given with --api-key does not.",
         )
 
 

@@ -30,7 +30,7 @@ def _message_problem(messages: Any) -> str | None:
     for m in messages:
         if not isinstance(m, Mapping):
             return "each message must be an object"
-        if m.get("role") not in _ROLES:
+        if not isinstance(m.get("role"), str) or m["role"] not in _ROLES:
             return f"unrecognized role {m.get('role')!r}"
         content = m.get("content")
         if content is None and not m.get("tool_calls") and not m.get("function_call"):

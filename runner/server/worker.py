@@ -14,6 +14,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -21,14 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+from runner.job_status import JobStatus
 from runner.server import training
 from runner.server.datadir import DataDir
 from runner.server.job_runner import HyperparameterResolver, JobRunner, Trainer
-from runner.server.store import Store
+from runner.server.job_transitions import Transition
+from runner.server.store import ACTIVE_STATUSES, Store
 from runner.server.worker_lock import WorkerLock
 
 log = logging.getLogger("runner.server.worker")
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 10.0  # how long a stopping worker waits for its training threads (each stops within a step)
 MAX_INTERRUPTIONS = 3  # a job whose worker died this many times is failed instead of resumed again
 DEFAULT_IDLE_EXIT_SECONDS = 60.0
 IDLE_EXIT_ENV = "FTRUN_WORKER_IDLE_SECONDS"  # overrides the default idle time before the worker exits
@@ -46,36 +51,35 @@ class Worker:
     ) -> None:
         self.data = data
         self.store = Store(data.database)
-        self.runner = JobRunner(self.store, data, trainer, resolve_hyperparameters)
+        self.stopping = threading.Event()
+        self.runner = JobRunner(self.store, data, trainer, resolve_hyperparameters, self.stopping)
         self.max_workers = max(1, max_workers)
         self._threads: dict[str, threading.Thread] = {}
 
     # -- one pass -----------------------------------------------------------------------------------------------
     def recover(self) -> None:
         """Requeue (or fail) jobs left `running` by a worker that died. Call only while holding the worker lock."""
-        for job in self.store.jobs_with_status("running"):
+        for job in self.store.jobs_with_status(JobStatus.RUNNING):
             if job["id"] in self._threads:
                 continue
             interruptions = job["interruptions"] + 1
             if interruptions >= MAX_INTERRUPTIONS:
                 self.runner.fail_interrupted(job["id"], interruptions)
                 continue
-            checkpoints = self.store.list_checkpoints(job["id"])
-            where = f"its checkpoint at step {checkpoints[0]['step']}" if checkpoints else "the beginning"
-            self.store.update_job(
-                job["id"],
-                expect=("running",),
-                event=("warn", f"Training was interrupted (the worker stopped); resuming from {where}"),
-                status="queued",
-                interruptions=interruptions,
+            resume = self.runner.resume_point(job)
+            where = "the beginning" if resume is None else f"its checkpoint at step {resume.step}"
+            self.store.transition(
+                job["id"], Transition.INTERRUPTED, fields={"interruptions": interruptions}, where=where
             )
 
     def step(self) -> bool:
         """Validate pending files and start queued jobs up to `max_workers`. Returns whether anything is pending."""
         self._reap()
-        for job in self.store.jobs_with_status("validating_files"):
+        if self.stopping.is_set():
+            return bool(self._threads)
+        for job in self.store.jobs_with_status(JobStatus.VALIDATING_FILES):
             self.runner.validate(job)
-        for job in self.store.jobs_with_status("queued"):
+        for job in self.store.jobs_with_status(JobStatus.QUEUED):
             if len(self._threads) >= self.max_workers:
                 break
             if job["id"] in self._threads or not self.runner.claim(job["id"]):
@@ -83,7 +87,7 @@ class Worker:
             thread = threading.Thread(target=self.runner.train, args=(job["id"],), name=job["id"], daemon=True)
             self._threads[job["id"]] = thread
             thread.start()
-        return bool(self._threads) or bool(self.store.jobs_with_status("validating_files", "queued"))
+        return bool(self._threads) or bool(self.store.jobs_with_status(JobStatus.VALIDATING_FILES, JobStatus.QUEUED))
 
     def _reap(self) -> None:
         for job_id, thread in list(self._threads.items()):
@@ -110,11 +114,14 @@ class Worker:
             log.info("another worker holds %s; exiting", self.data.worker_lock)
             return 0
         log.info("worker started for %s (max_workers=%d)", self.data.root, self.max_workers)
+        self._stop_on_signals()
         try:
             while True:
                 self.recover()
                 idle_since = time.monotonic()
                 while True:
+                    if self.stopping.is_set():
+                        return self._stop()
                     if self.step():
                         idle_since = time.monotonic()
                     elif time.monotonic() - idle_since >= idle_exit:
@@ -123,11 +130,28 @@ class Worker:
                 # Let go of the lock, then look once more: work queued by an app that saw the lock still held
                 # would otherwise wait for the next request to start a worker.
                 lock.release()
-                if not self.store.jobs_with_status("validating_files", "queued", "running") or not lock.acquire():
+                if not self.store.jobs_with_status(*ACTIVE_STATUSES) or not lock.acquire():
                     log.info("worker idle; exiting")
                     return 0
         finally:
             lock.release()
+
+    def _stop_on_signals(self) -> None:
+        def stop(signum: int, _frame: object) -> None:
+            log.info("worker told to stop (%s); stopping its training runs", signal.Signals(signum).name)
+            self.stopping.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for s in STOP_SIGNALS:
+                signal.signal(s, stop)
+
+    def _stop(self) -> int:
+        """Let every training thread see the stop (they requeue their jobs), then exit."""
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for thread in list(self._threads.values()):
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        log.info("worker stopped")
+        return 0
 
 
 def _load_trainer(module_name: str) -> tuple[Trainer, HyperparameterResolver]:

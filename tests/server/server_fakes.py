@@ -36,11 +36,12 @@ def resolve_hyperparameters(
     return {k: DEFAULTS[k] if v == "auto" else v for k, v in requested.items()}
 
 
-def _checkpoint(request: TrainingRequest, hooks: Hooks, step: int, metrics: StepMetrics) -> None:
+def _checkpoint(request: TrainingRequest, hooks: Hooks, step: int, metrics: StepMetrics) -> Path:
     path = request.work_dir / f"checkpoint-{step}"
     path.mkdir(parents=True, exist_ok=True)
     (path / "step").write_text(str(step))
     hooks.checkpoint(Checkpoint(step=step, epoch=step // STEPS_PER_EPOCH, path=path, metrics=metrics))
+    return path
 
 
 def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
@@ -58,9 +59,9 @@ def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
         match hooks.control():
             case "cancel":
                 return TrainingResult("cancelled", None, trained_tokens=0, steps=step - 1)
-            case "pause":
-                _checkpoint(request, hooks, step - 1, metrics)
-                return TrainingResult("paused", None, trained_tokens=0, steps=step - 1)
+            case "pause":  # like the real trainer: a checkpoint to resume from, announced (and refused: paused)
+                path = _checkpoint(request, hooks, step - 1, metrics)
+                return TrainingResult("paused", None, trained_tokens=0, steps=step - 1, checkpoint_dir=path)
         time.sleep(delay)
         validated = request.validation_file is not None
         metrics = StepMetrics(

@@ -55,8 +55,10 @@ def test_every_request_needs_a_key(keyed_app) -> None:  # type: ignore[no-untype
 
 
 def test_serve_refuses_public_bind_without_key(data_dir: Path) -> None:
-    with pytest.raises(UnsafeBind, match="no API key"):
+    with pytest.raises(UnsafeBind, match="no API key") as refused:
         serve(host="0.0.0.0", port=0, data_dir=data_dir)
+    hint = refused.value.diagnostics[0].hint or ""
+    assert "FTRUN_SERVER_API_KEY" in hint and "process list" in hint  # the environment, not the command line
     with pytest.raises(UnsafeBind):
         check_bind("192.0.2.10", [""])
     check_bind("0.0.0.0", ["sk-key"])

@@ -229,7 +229,8 @@ def test_pause_running_job_resumes_from_checkpoint(client: openai.OpenAI, data_d
     job = _create(client, training_file, hyperparameters={"n_epochs": 3})
     w.run_until_idle()
     assert client.fine_tuning.jobs.retrieve(job.id).status == "paused"
-    assert [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id)] == [4, 3]
+    # the pause's own checkpoint is the resume point, not a record: nothing is recorded for a paused job
+    assert [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id)] == [3]
     client.fine_tuning.jobs.resume(job.id)
     w.run_until_idle()
     done = client.fine_tuning.jobs.retrieve(job.id)
@@ -360,7 +361,7 @@ def test_cancel_stops_a_running_trainer(
 ) -> None:
     from runner.server.datadir import DataDir
 
-    monkeypatch.setenv(server_fakes.STEP_SECONDS_ENV, "0.02")  # 150 steps take 3 s; control is read every 0.5 s
+    monkeypatch.setenv(server_fakes.STEP_SECONDS_ENV, "0.02")  # 150 steps take 3 s; control is read every 0.25 s
 
     seen_steps: list[int] = []
 
@@ -385,7 +386,11 @@ def test_cancel_stops_a_running_trainer(
     w.run_until_idle()
     cancelled = client.fine_tuning.jobs.retrieve(job.id)
     assert cancelled.status == "cancelled" and cancelled.fine_tuned_model is None
-    assert seen_steps[-1] < 150  # stopped at a control poll, long before the 150 steps asked for
+    # the step after the cancel was refused by the store, which told the run to stop before its next step
+    assert seen_steps[-1] <= 3
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))
+    assert events[0].message == "Fine-tuning job cancelled"
+    assert [e.data["step"] for e in events if e.type == "metrics"] == [2, 1]  # type: ignore[index]
 
 
 def test_control_reads_the_status_at_most_every_poll_interval(client: openai.OpenAI, worker: Worker) -> None:
@@ -393,7 +398,8 @@ def test_control_reads_the_status_at_most_every_poll_interval(client: openai.Ope
 
     f = client.files.create(file=("t.jsonl", chat_examples(12)), purpose="fine-tune")
     job = _create(client, f.id)
-    worker.store.update_job(job.id, status="running")
+    worker.runner.validate(worker.store.get_job(job.id))  # type: ignore[arg-type]
+    assert worker.runner.claim(job.id)
     now = [100.0]
     hooks = JobHooks(worker.store, worker.data, job.id, "ft:x:personal:", poll_seconds=0.5, clock=lambda: now[0])
     assert hooks.control() == "continue"

@@ -20,6 +20,8 @@ import pytest
 from server_testkit import HERE, sdk_client
 
 from runner.server import create_app
+from runner.server.datadir import DataDir
+from runner.server.worker import Worker
 from runner.server.worker_lock import worker_alive
 
 pytestmark = [
@@ -29,6 +31,8 @@ pytestmark = [
         reason="runner.server.training.trainer is not available yet",
     ),
 ]
+
+STOP_BOUND_SECONDS = 2.0  # a cancelled run's training thread ends within this
 
 QA = [
     ("What is the capital of France?", "Paris, as if you didn't know."),
@@ -151,3 +155,37 @@ def test_real_worker_killed_mid_training_resumes(data_dir: Path) -> None:
     assert f"Resuming training from checkpoint at step {last}" in messages
     steps = [int(line.split(",")[0]) for line in client.files.content(done.result_files[0]).text.splitlines()[1:]]
     assert steps == list(range(1, 13))
+
+
+def test_cancel_mid_training_stops_the_run_and_records_nothing_after_it(data_dir: Path) -> None:
+    """The worker's real trainer, in this process so that the training thread itself can be watched."""
+    client = sdk_client(create_app(data_dir, start_worker=False))
+    f = client.files.create(file=("qa.jsonl", _examples(12)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=f.id, seed=5, hyperparameters={"n_epochs": 50, "batch_size": 1}
+    )  # 600 steps, a checkpoint every 12: far more than can run before the cancel
+    worker = Worker(DataDir.at(data_dir))
+    worker.step()  # validates the file
+    worker.step()  # starts training in a thread
+    assert worker.busy
+    try:
+        deadline = time.monotonic() + 240
+        while not client.fine_tuning.jobs.checkpoints.list(job.id).data:  # well into training
+            assert worker.busy and time.monotonic() < deadline, "no checkpoint before training ended"
+            time.sleep(0.1)
+        assert client.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+        cancelled_at = time.monotonic()
+        while worker.busy and time.monotonic() - cancelled_at < STOP_BOUND_SECONDS:
+            time.sleep(0.05)
+        assert not worker.busy, f"still training {time.monotonic() - cancelled_at:.1f} s after the cancel"
+    finally:
+        worker.stopping.set()  # a failed assertion must not leave the thread training
+    time.sleep(1.0)  # anything the run still had to say would be written by now
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))  # newest first, every page
+    assert events[0].message == "Fine-tuning job cancelled", [e.message for e in events[:5]]
+    last_step = max(int(e.data["step"]) for e in events if e.type == "metrics")  # type: ignore[index]
+    assert last_step < 600
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert checkpoints and all(c.step_number <= last_step for c in checkpoints)
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "cancelled" and done.fine_tuned_model is None

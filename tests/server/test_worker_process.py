@@ -103,11 +103,12 @@ def test_sigkill_mid_training_then_resume_from_checkpoint(
 
 def test_a_job_interrupted_too_often_fails_cleanly(client: openai.OpenAI, training_file: str, worker: Worker) -> None:
     job = client.fine_tuning.jobs.create(model="local/tiny", training_file=training_file)
+    worker.runner.validate(worker.store.get_job(job.id))  # type: ignore[arg-type]
     for _ in range(MAX_INTERRUPTIONS - 1):  # a worker dies under the job, and the next one requeues it
-        worker.store.update_job(job.id, status="running")
+        assert worker.runner.claim(job.id)
         worker.recover()
         assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
-    worker.store.update_job(job.id, status="running")
+    assert worker.runner.claim(job.id)
     worker.recover()
     failed = client.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error is not None
@@ -147,3 +148,29 @@ def test_worker_in_process_needs_no_lock_for_recovery(data_dir: Path) -> None:
     w = Worker(DataDir.at(data_dir), trainer=server_fakes.train)
     w.recover()  # nothing to do on an empty store
     assert not w.busy
+
+
+def test_a_worker_told_to_stop_requeues_its_job_and_records_nothing_more(
+    client: openai.OpenAI, training_file: str, data_dir: Path, processes: WorkerProcesses
+) -> None:
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=training_file, hyperparameters={"n_epochs": 50}
+    )  # 150 steps of 0.05 s
+    first = processes.start(step_seconds=0.05)
+    wait_for(lambda: bool(_checkpoints(data_dir, job.id)), what="the first checkpoint")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0  # stopped its run, then exited
+    events = list(client.fine_tuning.jobs.list_events(job.id, limit=100))  # newest first
+    assert events[0].message.startswith(
+        "Training stopped (the worker was told to stop); it resumes from its checkpoint"
+    )
+    assert client.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    time.sleep(0.5)
+    assert len(list(client.fine_tuning.jobs.list_events(job.id, limit=100))) == len(events)
+
+    second = processes.start()
+    assert second.wait(timeout=60) == 0
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded", done.error
+    rows = client.files.content(done.result_files[0]).text.splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 151))

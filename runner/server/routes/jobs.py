@@ -7,6 +7,7 @@ from typing import Any
 
 import flask
 
+from runner.job_status import JobStatus
 from runner.server import jobs
 from runner.server.context import ctx
 from runner.server.errors import invalid
@@ -32,15 +33,6 @@ def _metadata_filter() -> dict[str, str] | None:
     return pairs or None
 
 
-def _matches(row: dict[str, Any], wanted: dict[str, str] | None) -> bool:
-    if wanted is None:
-        return True
-    metadata = row["metadata"]
-    if not wanted:
-        return not metadata
-    return bool(metadata) and all(metadata.get(k) == v for k, v in wanted.items())
-
-
 @bp.post("/fine_tuning/jobs")
 def create_job() -> Any:
     return render(jobs.create(ctx(), parse_job_request(json_body())))
@@ -52,27 +44,21 @@ def list_jobs() -> Any:
     c.wake_worker()
     limit = query_int("limit", 20, 1, MAX_LIST_LIMIT)
     after = flask.request.args.get("after")
-    wanted = _metadata_filter()
-    rows = [r for r in c.store.list_jobs() if _matches(r, wanted)]
+    after_seq = None
     if after:
-        position = next((i for i, r in enumerate(rows) if r["id"] == after), None)
-        if position is None and c.store.get_job(after) is None:
+        anchor = c.store.get_job(after)
+        if anchor is None:
             raise invalid(f"Invalid 'after': no fine-tuning job {after}.", "after")
-        if position is not None:
-            rows = rows[position + 1 :]
-        else:  # the anchor exists but does not match the filter: keep the jobs older than it
-            anchor = c.store.get_job(after)
-            assert anchor is not None
-            rows = [r for r in rows if r["seq"] < anchor["seq"]]
-    page = rows[:limit]
-    return list_object([render(r) for r in page], len(rows) > limit)
+        after_seq = int(anchor["seq"])  # the jobs older than it, whether or not it matches the filter
+    page, has_more = c.store.list_jobs(limit=limit, after_seq=after_seq, metadata=_metadata_filter())
+    return list_object([render(r) for r in page], has_more)
 
 
 @bp.get("/fine_tuning/jobs/<job_id>")
 def retrieve_job(job_id: str) -> Any:
     c = ctx()
     row = jobs.get(c, job_id)
-    if row["status"] in ("validating_files", "queued", "running"):
+    if JobStatus.of(row["status"]).needs_polling:
         c.wake_worker()
     return render(row)
 

@@ -71,7 +71,7 @@ def normalise_message(message: Any, where: str, param: str = "training_file") ->
     if not isinstance(message, dict):
         raise TrainingFailed(f"invalid_{param}", f"{where}: a message must be an object", param)
     role = message.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise TrainingFailed(f"invalid_{param}", f"{where}: unrecognised role {role!r}", param)
     text = _content_text(message.get("content"), where, param)
     calls = message.get("tool_calls") or message.get("function_call")

@@ -36,9 +36,14 @@ def _loaded(model_dir: Path) -> tuple[Any, Any]:
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
-    model = load_model(Path(key[0]))
+    try:
+        model = load_model(Path(key[0]))
+        tokenizer = load_tokenizer(Path(key[0]))
+    except TrainingFailed:
+        raise
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # no weights, no tokenizer, an unreadable config
+        raise TrainingFailed("model_not_found", f"The model in {model_dir} cannot be loaded: {exc}", "model") from None
     model.eval()
-    tokenizer = load_tokenizer(Path(key[0]))
     _cache[key] = (model, tokenizer)
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)

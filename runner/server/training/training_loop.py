@@ -59,7 +59,10 @@ def run(
     state: TrainerState,
     resume_dir: Path | None = None,
 ) -> LoopOutcome:
-    """Train from `state.step` to the end (or until hooks say pause/cancel), updating `state` as it goes."""
+    """Train from `state.step` to the end (or until hooks say pause/cancel), updating `state` as it goes.
+
+    Control is asked before every step, before validation and before every checkpoint, so a cancel stops the
+    loop within a step (the hooks decide how often they actually look)."""
     import torch
 
     spe = steps_per_epoch(objective.n_train, config.batch_size)
@@ -105,6 +108,8 @@ def run(
         state.step += 1
         state.trained_tokens += outcome.tokens
         metrics = StepMetrics(state.step, total, loss, outcome.accuracy)
+        if hooks.control() == "cancel":  # before validation, which may take as long as several steps
+            return LoopOutcome("cancelled", state)
         if valid_sample and (state.step % valid_every == 0 or state.step == total):
             loss_v, accuracy_v = _validation(model, objective, valid_sample)
             metrics = replace(metrics, valid_loss=loss_v, valid_mean_token_accuracy=accuracy_v)
@@ -114,11 +119,15 @@ def run(
         hooks.metrics(metrics)
         last = metrics
         if state.step % spe == 0 and config.checkpoint_root is not None:
+            if hooks.control() != "continue":
+                continue  # a stop asked for during the step: no epoch checkpoint; the loop's top pauses or cancels
             path = save_checkpoint(
                 config.checkpoint_root / f"step-{state.step}", model, tokenizer, state, optimizer, scheduler
             )
             hooks.checkpoint(Checkpoint(state.step, state.step // spe, path, metrics))
     model.eval()
+    if hooks.control() == "cancel":  # cancelled during the last step: the model is not saved
+        return LoopOutcome("cancelled", state)
     return LoopOutcome("succeeded", state)
 
 
