@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from faultkit import KEY, Served  # noqa: E402
+from faultkit import KEY, REPORT, Served  # noqa: E402
 from test_end_to_end import serving  # noqa: E402
 
 from runner.server.datadir import DataDir  # noqa: E402
@@ -32,3 +32,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             yield Served(url, data.root, openai.OpenAI(base_url=url, api_key=KEY, max_retries=0))
     finally:
         no_training.release()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if REPORT:
+        terminalreporter.section("faults")
+        for line in REPORT:
+            terminalreporter.write_line(line)

@@ -57,7 +57,8 @@ def served_workspace(root: Path, name: str, url: str, experiments: Iterable[str]
     ws.write(
         "ftrun.yaml",
         f"workspace: {name}\ndefault_target: {TARGET}\n"
-        f'targets:\n  {TARGET}: {{kind: openai, base_url: "{url}", api_key_env: {KEY_ENV}, free: true}}\n'
+        f'targets:\n  {TARGET}: {{kind: openai, base_url: "{url}", api_key_env: {KEY_ENV}, free: true,'
+        " poll_interval: 0.2}\n"
         "defaults: {model: local/tiny, seed: 1}\n",
     )
     for exp in experiments:
@@ -118,6 +119,14 @@ def unlocking(ws: Workspace, *args: str) -> Result:
 def ok(result: Result) -> str:
     assert result.exit_code == 0, f"exit {result.exit_code}\n{result.output}"
     return result.output
+
+
+# -- figures for the log -------------------------------------------------------------------------------------------
+REPORT: list[str] = []  # printed at the end of the run (tests/faults/conftest.py), `-s` or not
+
+
+def report(line: str) -> None:
+    REPORT.append(line)
 
 
 # -- the checks ----------------------------------------------------------------------------------------------------
