@@ -125,21 +125,22 @@ class OpenAIProvider:
             return fn()
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _create(self, doing: str, call: str, send: Callable[[], T], find: Callable[[], T | None]) -> T:
+    def _create(self, doing: str, call: str, send: Callable[[], T], find: Callable[[], T | None] | None = None) -> T:
         """Send a request that creates something, never blindly twice: the API has no idempotency key.
 
         `send` must make one try (a client with max_retries=0). After a failure that may have reached the server (a
         5xx, a lost response, a reset connection), or any failure of a second try, `find` looks on the target for
         what the request would have made and that is returned; only when it is not there is the request sent
-        again, at most CREATE_ATTEMPTS times in all."""
+        again, at most CREATE_ATTEMPTS times in all. Without `find`, what a lost request made must be harmless
+        (nothing refers to it) and the request is simply sent again. `call` names its failpoints."""
         for attempt in range(1, CREATE_ATTEMPTS + 1):
             failpoint(before(call))
             try:
                 made = send()
             except openai.APIError as e:
                 retry = _may_retry(e) and attempt < CREATE_ATTEMPTS
-                if _may_retry(e) or attempt > 1:
-                    found = self._call("listing files", find)
+                if find is not None and (_may_retry(e) or attempt > 1):
+                    found = self._call(f"looking for what {doing} made", find)
                     if found is not None:
                         return found
                 if not retry:
@@ -270,14 +271,12 @@ class OpenAIProvider:
         upload that is never completed (it expires within the hour, holding no file); a retried part leaves a part
         that the complete does not list (the server discards it)."""
         client = self._client.with_options(max_retries=0)
-        nothing: Callable[[], None] = lambda: None  # noqa: E731
         upload = self._create(
             f"starting the upload of {filename}",
             failpoints.UPLOAD_CREATE,
             lambda: client.uploads.create(
                 bytes=size, filename=filename, mime_type="application/jsonl", purpose="fine-tune"
             ),
-            nothing,
         )
         md5 = hashlib.md5(usedforsecurity=False)
         part_ids: list[str] = []
@@ -289,7 +288,6 @@ class OpenAIProvider:
                     f"uploading part {len(part_ids) + 1} of {filename}",
                     failpoints.UPLOAD_PART,
                     functools.partial(client.uploads.parts.create, upload.id, data=chunk),
-                    nothing,
                 )
                 part_ids.append(part.id)
                 sent += len(chunk)
