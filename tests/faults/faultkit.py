@@ -161,7 +161,7 @@ def assert_converged(served: Served, ws: Workspace, name: str, experiments: Sequ
     assert duplicate_jobs(served, name) == {}
     assert duplicate_filenames(served) == {}
     jobs = live_jobs(served, name)
-    by_experiment = {(j.metadata or {}).get(TAG_EXPERIMENT): j.id for j in jobs}
+    by_experiment = {(j.metadata or {}).get(TAG_EXPERIMENT, ""): j.id for j in jobs}
     assert sorted(by_experiment) == sorted(experiments) and len(jobs) == len(experiments), by_experiment
     path = ws.root / "state" / f"{TARGET}.json"
     json.loads(path.read_text(encoding="utf-8"))

@@ -144,8 +144,8 @@ class FaultProxy:
 
 
 @contextmanager
-def fault_proxy(upstream_port: int, faults: Faults, **options: object) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream_port, faults, **options).start()  # type: ignore[arg-type]
+def fault_proxy(upstream_port: int, faults: Faults, *, max_requests: int = 2000) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream_port, faults, max_requests=max_requests).start()
     try:
         yield proxy
     finally:
@@ -173,8 +173,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             fault = proxy._admit(self.command, self.path)
             if fault is False:
                 return self._answer(503, "the fault proxy's request limit is reached")
-            if fault in ANSWERED:
-                return self._answer(ANSWERED[fault], f"injected fault: {fault}")  # type: ignore[index]
+            if isinstance(fault, Fault) and fault in ANSWERED:
+                return self._answer(ANSWERED[fault], f"injected fault: {fault}")
             if fault is Fault.RESET:
                 return self._reset()
             if fault is Fault.DELAY:
@@ -196,7 +196,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:

@@ -32,6 +32,8 @@ from faultkit import (
 from faultproxy import FaultProxy, Seeded, fault_proxy
 from workspaces import Workspace
 
+from runner.remote import TAG_EXPERIMENT, TAG_WORKSPACE
+
 pytestmark = pytest.mark.slow
 
 SEEDS = (1, 2, 3, 4, 5, 6)
@@ -92,7 +94,7 @@ def test_apply_through_a_faulty_network_converges_without_duplicates(
     with fault_proxy(served.port, Seeded(seed, rate=RATE)) as proxy:
         ws = served_workspace(tmp_path, name, proxy.url, ["a", "b"])
         failed = apply_until_it_succeeds(ws)
-        first = {j.metadata["ftrun_experiment"]: j.id for j in live_jobs(served, name)}
+        first = {(j.metadata or {}).get(TAG_EXPERIMENT): j.id for j in live_jobs(served, name)}
         spec = ws.root / "experiments" / "b.yaml"
         spec.write_text(spec.read_text().replace("n_epochs: 1", "n_epochs: 2"))
         failed += apply_until_it_succeeds(ws)
@@ -101,7 +103,7 @@ def test_apply_through_a_faulty_network_converges_without_duplicates(
     figures.duplicate_jobs += sum(n - 1 for n in duplicate_jobs(served, name).values())
     figures.duplicate_files += sum(n - 1 for n in duplicate_filenames(served).values())
     assert_converged(served, ws, name, ["a", "b"])
-    jobs = {j.id: j.status for j in served.client.fine_tuning.jobs.list(limit=100, metadata={"ftrun_workspace": name})}
+    jobs = {j.id: j.status for j in served.client.fine_tuning.jobs.list(limit=100, metadata={TAG_WORKSPACE: name})}
     assert len(jobs) == 3 and jobs[first["b"]] == "cancelled" and jobs[first["a"]] != "cancelled", jobs
 
     injected = proxy.injected()

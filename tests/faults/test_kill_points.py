@@ -49,9 +49,13 @@ pytestmark = pytest.mark.slow
 
 @dataclass(frozen=True)
 class Case:
-    point: str  # as FTRUN_FAILPOINTS says it: NAME, or NAME@N for the Nth time it is reached
-    scenario: str  # create: a new experiment | in-parts: the same, its file through the Uploads API
-    # retrain: a hyperparameter changed (the old job is cancelled) | destroy: destroy --delete-models
+    """Where to die (`point`, as FTRUN_FAILPOINTS says it: NAME, or NAME@N for the Nth time it is reached), and
+    in which `scenario`: `create` (a new experiment), `in-parts` (the same, its file through the Uploads API),
+    `retrain` (a hyperparameter changed: the old job is cancelled, a new one created) or `destroy` (with
+    --delete-models)."""
+
+    point: str
+    scenario: str
 
     @property
     def name(self) -> str:
@@ -85,11 +89,10 @@ def slug(point: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", point).strip("-")
 
 
-def assert_killed_at(result: object, point: str) -> None:
+def assert_killed_at(result: subprocess.CompletedProcess[str], point: str) -> None:
     name = point.split("@")[0]
-    stderr, code = result.stderr, result.returncode  # type: ignore[attr-defined]
-    assert code == -9 and f"failpoint {name} reached" in stderr, (
-        f"ftrun was to die at {point} but exited {code}\n{result.stdout}\n{stderr}"  # type: ignore[attr-defined]
+    assert result.returncode == -9 and f"failpoint {name} reached" in result.stderr, (
+        f"ftrun was to die at {point} but exited {result.returncode}\n{result.stdout}\n{result.stderr}"
     )
 
 
