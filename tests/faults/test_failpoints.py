@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner import failpoints
+from runner.scaffold import create_workspace
 from runner.state import State, StateStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,8 +126,19 @@ def _dead_pid() -> int:
     return p.pid
 
 
+TEMP_NAMES = ("state/.local.json.4242.k3j4h5l6.tmp", "state/.serve.json.backup.17.abcdefgh.tmp")
+
+
+def ignored(repo: Path, name: str) -> bool:
+    result = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", "-q", name], timeout=30)
+    return result.returncode == 0
+
+
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs the git checkout")
-def test_git_ignores_the_temp_files_of_state_writes() -> None:
-    for name in ("state/.local.json.4242.k3j4h5l6.tmp", "state/.serve.json.backup.17.abcdefgh.tmp"):
-        result = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "--no-index", "-q", name], timeout=30)
-        assert result.returncode == 0, f"{name} is not ignored"
+def test_git_ignores_the_temp_files_of_state_writes_here_and_in_a_new_workspace(tmp_path: Path) -> None:
+    assert [n for n in TEMP_NAMES if not ignored(ROOT, n)] == []
+    ws = tmp_path / "ws"
+    create_workspace(ws)
+    subprocess.run(["git", "init", "-q", str(ws)], check=True, timeout=30)
+    assert [n for n in TEMP_NAMES if not ignored(ws, n)] == []
+    assert not ignored(ws, "state/local.json") and not ignored(ws, "state/.gitkeep")  # state itself is committed
