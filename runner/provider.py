@@ -6,8 +6,11 @@ turns every SDK failure into a one-line `ProviderError` with a hint.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import random
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +19,9 @@ from typing import Any, BinaryIO, TypeVar, cast
 import httpx2
 import openai
 
+from runner import failpoints
 from runner.diagnostics import ProviderError
+from runner.failpoints import after, before, failpoint
 from runner.remote import LOCAL_BASE, Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
 from runner.workspace import Target, Workspace, env_key
 
@@ -24,6 +29,9 @@ T = TypeVar("T")
 
 FILES_API_LIMIT = 512 * 1000 * 1000  # OpenAI's limit for one file sent to /files; larger ones go in parts
 UPLOAD_PART_SIZE = 64 * 1000 * 1000  # the most one part of an upload may hold
+CREATE_ATTEMPTS = 3  # tries of a request that creates something: as many as the SDK gives a read (max_retries=2)
+MAX_RETRY_DELAY = 8.0  # seconds; a server's Retry-After is followed up to RETRY_AFTER_LIMIT
+RETRY_AFTER_LIMIT = 60.0
 
 WIND_DOWN_HINT = (
     "OpenAI closed self-serve fine-tuning to new organisations (2026-05-07), to inactive ones (2026-07-02) and to "
@@ -45,13 +53,13 @@ class OpenAIProvider:
         client: openai.OpenAI,
         target: Target,
         *,
-        single_upload_limit: int = FILES_API_LIMIT,
-        part_size: int = UPLOAD_PART_SIZE,
+        single_upload_limit: int | None = None,
+        part_size: int | None = None,
     ) -> None:
         self._client = client
         self._target = target
-        self._single_upload_limit = single_upload_limit
-        self._part_size = part_size
+        self._single_upload_limit = FILES_API_LIMIT if single_upload_limit is None else single_upload_limit
+        self._part_size = UPLOAD_PART_SIZE if part_size is None else part_size
 
     # -- error handling -------------------------------------------------------------------------------------------
     @contextmanager
@@ -102,6 +110,33 @@ class OpenAIProvider:
             return fn()
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _create(self, doing: str, call: str, send: Callable[[], T], find: Callable[[], T | None] | None = None) -> T:
+        """Send a request that creates something, never blindly twice: the API has no idempotency key.
+
+        `send` must make one try (a client with max_retries=0). After a failure that may have reached the server (a
+        5xx, a lost response, a reset connection), or any failure of a second try, `find` looks on the target for
+        what the request would have made and that is returned; only when it is not there is the request sent
+        again, at most CREATE_ATTEMPTS times in all. Without `find`, what a lost request made must be harmless
+        (nothing refers to it) and the request is simply sent again. `call` names its failpoints."""
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            failpoint(before(call))
+            try:
+                made = send()
+            except openai.APIError as e:
+                retry = _may_retry(e) and attempt < CREATE_ATTEMPTS
+                if find is not None and (_may_retry(e) or attempt > 1):
+                    found = self._call(f"looking for what {doing} made", find)
+                    if found is not None:
+                        return found
+                if not retry:
+                    with self._errors(doing):
+                        raise
+                time.sleep(_retry_delay(e, attempt))
+                continue
+            failpoint(after(call))
+            return made
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- jobs ------------------------------------------------------------------------------------------------------
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
         def run() -> list[RemoteJob]:
@@ -136,10 +171,23 @@ class OpenAIProvider:
         # No automatic retry: the API has no idempotency key, so a retried create can make a second paid job. The
         # applier looks the job up by its tags instead.
         client = self._client.with_options(max_retries=0)
-        return self._call("creating a fine-tuning job", lambda: _job(client.fine_tuning.jobs.create(**kwargs)))
+
+        def run() -> RemoteJob:
+            failpoint(before(failpoints.JOB_CREATE))
+            job = _job(client.fine_tuning.jobs.create(**kwargs))
+            failpoint(after(failpoints.JOB_CREATE))
+            return job
+
+        return self._call("creating a fine-tuning job", run)
 
     def cancel_job(self, job_id: str) -> RemoteJob:
-        return self._call(f"cancelling job {job_id}", lambda: _job(self._client.fine_tuning.jobs.cancel(job_id)))
+        def run() -> RemoteJob:  # retried by the SDK: cancelling twice cancels once
+            failpoint(before(failpoints.JOB_CANCEL))
+            job = _job(self._client.fine_tuning.jobs.cancel(job_id))
+            failpoint(after(failpoints.JOB_CANCEL))
+            return job
+
+        return self._call(f"cancelling job {job_id}", run)
 
     def progress(self, job_id: str) -> Progress | None:
         def run() -> Progress | None:
@@ -192,57 +240,91 @@ class OpenAIProvider:
         return self._call(f"reading file {file_id}", run)
 
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
-        def run() -> RemoteFile | None:
-            for f in self._client.files.list(purpose="fine-tune"):
-                if f.filename == filename and int(f.bytes or 0) == size:
-                    return _file(f)
-            return None
+        return self._call("listing files", lambda: self._find_file(filename, size))
 
-        return self._call("listing files", run)
+    def _find_file(self, filename: str, size: int) -> RemoteFile | None:
+        for f in self._client.files.list(purpose="fine-tune"):
+            if f.filename == filename and int(f.bytes or 0) == size:
+                return _file(f)
+        return None
 
     def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
+        """Upload `path` as `filename` (content-addressed: the applier names files by their sha256).
+
+        Never sent blindly twice: after a failure the upload may have been stored anyway, so the file is looked up
+        by its name and size first, and reused when there (see `_create`)."""
         size = path.stat().st_size
         if size > self._single_upload_limit:
             return self._call(
                 f"uploading {filename} in parts", lambda: self._upload_in_parts(path, filename, size, on_sent)
             )
+        client = self._client.with_options(max_retries=0)
 
-        def run() -> RemoteFile:
+        def send() -> RemoteFile:
             with path.open("rb") as fh:
                 body = cast(BinaryIO, _Reporting(fh, on_sent)) if on_sent else fh
-                created = self._client.files.create(file=(filename, body, "application/jsonl"), purpose="fine-tune")
+                created = client.files.create(file=(filename, body, "application/jsonl"), purpose="fine-tune")
                 return _file(created)
 
-        return self._call(f"uploading {filename}", run)
+        return self._create(
+            f"uploading {filename}", failpoints.FILE_UPLOAD, send, lambda: self._find_file(filename, size)
+        )
 
     def _upload_in_parts(
         self, path: Path, filename: str, size: int, on_sent: Callable[[int], None] | None
     ) -> RemoteFile:
-        """The Uploads API, for files over the Files API's limit: parts of at most 64 MB, then one complete."""
-        upload = self._client.uploads.create(
-            bytes=size, filename=filename, mime_type="application/jsonl", purpose="fine-tune"
+        """The Uploads API, for files over the Files API's limit: parts of at most 64 MB, then one complete.
+
+        Only the complete makes a file, so only it needs looking for after a failure. A retried create leaves an
+        upload that is never completed (it expires within the hour, holding no file); a retried part leaves a part
+        that the complete does not list (the server discards it)."""
+        client = self._client.with_options(max_retries=0)
+        upload = self._create(
+            f"starting the upload of {filename}",
+            failpoints.UPLOAD_CREATE,
+            lambda: client.uploads.create(
+                bytes=size, filename=filename, mime_type="application/jsonl", purpose="fine-tune"
+            ),
         )
         md5 = hashlib.md5(usedforsecurity=False)
-        part_ids, sent = [], 0
+        part_ids: list[str] = []
+        sent = 0
         with path.open("rb") as f:
             while chunk := f.read(self._part_size):
                 md5.update(chunk)
-                part_ids.append(self._client.uploads.parts.create(upload.id, data=chunk).id)
+                part = self._create(
+                    f"uploading part {len(part_ids) + 1} of {filename}",
+                    failpoints.UPLOAD_PART,
+                    functools.partial(client.uploads.parts.create, upload.id, data=chunk),
+                )
+                part_ids.append(part.id)
                 sent += len(chunk)
                 if on_sent:
                     on_sent(sent)
-        done = self._client.uploads.complete(upload.id, part_ids=part_ids, md5=md5.hexdigest())
-        if done.file is None:
-            raise ProviderError(f"the upload of {filename} completed without a file")
-        return _file(done.file)
+
+        def complete() -> RemoteFile:
+            done = client.uploads.complete(upload.id, part_ids=part_ids, md5=md5.hexdigest())
+            if done.file is None:
+                raise ProviderError(f"the upload of {filename} completed without a file")
+            return _file(done.file)
+
+        return self._create(
+            f"completing the upload of {filename}",
+            failpoints.UPLOAD_COMPLETE,
+            complete,
+            lambda: self._find_file(filename, size),
+        )
 
     # -- models ----------------------------------------------------------------------------------------------------
     def delete_model(self, model: str) -> bool:
-        def run() -> bool:
+        def run() -> bool:  # retried by the SDK: a model deleted twice is deleted (then not found: False)
+            failpoint(before(failpoints.MODEL_DELETE))
             try:
-                return bool(self._client.models.delete(model).deleted)
+                deleted = bool(self._client.models.delete(model).deleted)
             except openai.NotFoundError:
                 return False
+            failpoint(after(failpoints.MODEL_DELETE))
+            return deleted
 
         return self._call(f"deleting model {model}", run)
 
@@ -295,6 +377,30 @@ def _message(e: openai.APIError) -> str:
     if body and isinstance(body.get("message"), str):
         return str(body["message"])
     return e.message
+
+
+def _may_retry(e: openai.APIError) -> bool:
+    """Whether a failed request may succeed if sent again: the SDK's own rule (status, `x-should-retry`)."""
+    if isinstance(e, openai.APIConnectionError):  # a timeout, a reset: the request may or may not have arrived
+        return True
+    if not isinstance(e, openai.APIStatusError):
+        return False
+    should = e.response.headers.get("x-should-retry")
+    if should in ("true", "false"):
+        return should == "true"
+    return e.status_code in (408, 409, 429) or e.status_code >= 500
+
+
+def _retry_delay(e: openai.APIError, attempt: int) -> float:
+    """The server's Retry-After when it gives one (up to a minute), else backing off exponentially, with jitter."""
+    if isinstance(e, openai.APIStatusError):
+        try:
+            after_header = float(e.response.headers.get("retry-after", ""))
+        except ValueError:
+            after_header = 0.0
+        if 0 < after_header <= RETRY_AFTER_LIMIT:
+            return after_header
+    return min(0.5 * 2 ** (attempt - 1), MAX_RETRY_DELAY) * (1 - 0.25 * random.random())
 
 
 def _no_retry_on_daily_limit(response: httpx2.Response) -> None:

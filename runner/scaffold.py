@@ -53,7 +53,7 @@ _EXAMPLES = [
     ("How do I check my data?", "Run ftrun validate: every problem is reported with its file and line."),
 ]
 
-GITIGNORE = ".ftrun/\nstate/*.backup\n"
+GITIGNORE = ".ftrun/\nstate/*.backup\nstate/.*.tmp\n"  # .tmp: a state write killed before its rename
 
 
 def create_workspace(root: Path) -> list[Path]:

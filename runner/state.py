@@ -6,6 +6,7 @@ version kept as a backup. It never holds a secret: only ids, hashes, statuses an
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.failpoints import STATE_WRITE_BEFORE, STATE_WRITE_RENAMED, STATE_WRITE_SYNCED, failpoint
 from runner.job_status import JobStatus
 from runner.remote import RemoteJob
 
@@ -166,6 +168,7 @@ class StateStore:
         self.backup_path = path.with_name(path.name + ".backup")
 
     def load(self) -> State | None:
+        self.remove_stale_temp_files()
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -183,33 +186,71 @@ class StateStore:
 
     def save(self, state: State) -> State:
         """Write `state` with its serial bumped; returns what was written."""
+        failpoint(STATE_WRITE_BEFORE)
         state = replace(state, serial=state.serial + 1)
         text = json.dumps(state.to_dict(), indent=2, ensure_ascii=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temp_files()
         if self.path.exists():
-            _copy(self.path, self.backup_path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.path.parent)
+            _write_atomically(self.backup_path, self.path.read_bytes())
+        _write_atomically(self.path, text.encode("utf-8"), failpoint_synced=STATE_WRITE_SYNCED)
+        failpoint(STATE_WRITE_RENAMED)
         return state
 
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Remove the temp files of writes of this state (or its backup) that died before their rename.
 
-def _copy(src: Path, dst: Path) -> None:
-    data = src.read_bytes()
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", dir=dst.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, dst)
+        A temp file names its writer's pid; one whose writer is no longer running is stale, and so is one of this
+        process (no write of it is under way while another starts). Returns what was removed."""
+        removed = []
+        for name in (self.path.name, self.backup_path.name):
+            for tmp in self.path.parent.glob(f".{glob.escape(name)}.*{_TEMP_SUFFIX}"):
+                pid = _writer_pid(tmp.name, name)
+                if pid is not None and (pid == os.getpid() or not _running(pid)):
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+        return removed
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def _temp_prefix(target: Path) -> str:
+    """`.<name>.<pid>.`: a temp file names the process writing it, so a dead writer's leftovers can be told apart."""
+    return f".{target.name}.{os.getpid()}."
+
+
+def _writer_pid(temp_name: str, target_name: str) -> int | None:
+    rest = temp_name[len(target_name) + 2 :]
+    pid, _, _ = rest.partition(".")
+    return int(pid) if pid.isdigit() else None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _write_atomically(path: Path, data: bytes, *, failpoint_synced: str | None = None) -> None:
+    """Temp file beside `path`, fsync, rename over `path`, fsync the directory: `path` is the old or the new bytes."""
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if failpoint_synced:
+            failpoint(failpoint_synced)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(path: Path) -> None:
