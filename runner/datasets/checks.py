@@ -63,6 +63,12 @@ def _describe(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as a finding quotes it: its repr, cut short (a hostile line may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _check_tools(tools: Any, out: list[Finding]) -> None:
     if not isinstance(tools, list):
         out.append(("invalid_tools", f"`tools` must be a list, found {_describe(tools)}"))
@@ -108,8 +114,10 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
         unknown = sorted(k for k in message if k not in _MESSAGE_KEYS)
         if unknown:
             out.append(("message_unrecognized_key", f"{at} has unrecognized key(s): {', '.join(unknown)}"))
-        if "role" in message and role not in _ROLES:
-            out.append(("unrecognized_role", f"{at} has unrecognized role {role!r}"))
+        if "role" in message and not (isinstance(role, str) and role in _ROLES):
+            out.append(("unrecognized_role", f"{at} has unrecognized role {_shown(role)}"))
+            if not isinstance(role, str) or len(role) > 60:
+                role = _shown(role)  # named in the findings below; a list or an object cannot be looked up
         content = message.get("content")
         if "content" in message or calls is None:
             if content is None and calls is None and "function_call" not in message:
@@ -131,7 +139,7 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
             if role != "assistant":
                 out.append(("weight_not_on_assistant", f"{at} ({role}) has a weight; only assistant messages may"))
             elif isinstance(weight, bool) or weight not in (0, 1):
-                out.append(("invalid_weight", f"{at} has weight {weight!r}; weight must be 0 or 1"))
+                out.append(("invalid_weight", f"{at} has weight {_shown(weight)}; weight must be 0 or 1"))
         if role == "assistant":
             has_assistant = True
     if not has_assistant and method == "supervised":

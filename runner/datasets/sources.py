@@ -10,13 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
+from runner.datasets.jsonparse import MAX_DEPTH, JsonLineError, decode, parse_line, too_deep, utf8_error
 
+_DEEP = f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep"
 FORMATS = ("csv", "jsonl", "json", "chat_history")
 
 
@@ -50,8 +53,8 @@ def _text(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise SourceError(f"invalid UTF-8 at byte {e.start}", line) from e
+        line, message = utf8_error(data, e.start)
+        raise SourceError(message, line) from None
     return text.removeprefix("\ufeff")
 
 
@@ -61,9 +64,9 @@ def decoded_lines(path: Path) -> Iterator[str]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise SourceError(f"invalid UTF-8 at byte {e.start} of the line", lineno) from e
+                line = decode(raw)
+            except JsonLineError as e:
+                raise SourceError(e.message, lineno) from None
             yield line.removeprefix("\ufeff") if lineno == 1 else line
 
 
@@ -99,9 +102,9 @@ def jsonl_records(text: str | Iterable[str]) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"not valid JSON: {e.msg} at column {e.colno}", lineno) from e
+            obj = parse_line(line)
+        except JsonLineError as e:
+            raise SourceError(e.message, lineno) from None
         if not isinstance(obj, dict):
             raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", lineno)
         yield Record(lineno, obj)
@@ -132,7 +135,16 @@ def json_array_records(text: str) -> Iterator[Record]:
         try:
             obj, end = decoder.raw_decode(text, i)
         except json.JSONDecodeError as e:
-            raise SourceError(f"not valid JSON: {e.msg}", e.lineno) from e
+            raise SourceError(f"not valid JSON: {e.msg} at column {e.colno}", e.lineno) from e
+        except RecursionError:
+            raise SourceError(
+                f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep", line_at(i)
+            ) from None
+        except ValueError:  # an integer longer than int-string conversion allows
+            limit = sys.get_int_max_str_digits()
+            raise SourceError(f"not valid JSON: an integer longer than {limit:,} digits", line_at(i)) from None
+        if too_deep(obj):
+            raise SourceError(_DEEP, line_at(i))
         if not isinstance(obj, dict):
             raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", line_at(i))
         yield Record(line_at(i), obj)

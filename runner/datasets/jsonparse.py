@@ -1,0 +1,100 @@
+"""Parse one line of JSON data: the standard library's semantics, orjson's speed, and bounds hostile input cannot pass.
+
+Every JSON line ftrun reads (data files and template sources) goes through `parse_line`. The value is exactly what
+`json.loads` gives: orjson parses each line first, and the few lines where the two could differ (orjson refuses
+them, or they hold an integer too long for 64 bits, which orjson reads as a float) are parsed again by `json.loads`.
+Every failure is a `JsonLineError` with a readable message, never a RecursionError or a ValueError from deep in the
+parser: a value nested deeper than MAX_DEPTH, an integer longer than Python converts, invalid UTF-8 (with its column).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any
+
+import orjson
+
+MAX_DEPTH = 100  # nesting of arrays and objects in one line (chat data needs a handful)
+
+_LONG_INTEGER = re.compile(rb"\d{19}")  # may not fit in 64 bits: orjson would give a float where json gives an int
+_LONG_INTEGER_TEXT = re.compile(r"\d{19}")
+
+
+class JsonLineError(ValueError):
+    """A line that is not acceptable JSON; `check` is "invalid_utf8" or "invalid_json"."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+        self.message = message
+
+
+def too_deep(value: Any) -> bool:
+    """Whether arrays and objects nest in `value` more than MAX_DEPTH levels deep."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _deep_message() -> str:
+    return f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep"
+
+
+def _stdlib(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise JsonLineError("invalid_json", f"not valid JSON: {e.msg} at column {e.colno}") from None
+    except RecursionError:
+        raise JsonLineError("invalid_json", _deep_message()) from None
+    except ValueError:  # an integer longer than int-string conversion allows
+        limit = sys.get_int_max_str_digits()
+        raise JsonLineError("invalid_json", f"not valid JSON: an integer longer than {limit:,} digits") from None
+
+
+def utf8_error(data: bytes, offset: int) -> tuple[int, str]:
+    """The 1-based line of the invalid UTF-8 at byte `offset` of `data`, and a message naming its column."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, f"invalid UTF-8 (byte 0x{data[offset]:02x}) at column {column}"
+
+
+def decode(raw: bytes) -> str:
+    """The line as text; invalid UTF-8 fails naming its column (in characters)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise JsonLineError("invalid_utf8", utf8_error(raw, e.start)[1]) from None
+
+
+def _brackets(line: bytes | str) -> int:
+    """How many arrays and objects a line opens at most (brackets in strings count too): a bound on its depth."""
+    if isinstance(line, bytes):
+        return line.count(b"[") + line.count(b"{")
+    return line.count("[") + line.count("{")
+
+
+def parse_line(line: bytes | str, *, fast: bool = True) -> Any:
+    """The JSON value of one line (without its line ending), as `json.loads` reads it. `fast=False` uses only the
+    standard library (the reference the fast path is tested against)."""
+    is_bytes = isinstance(line, bytes)
+    value: Any = None
+    parsed = False
+    if fast and (_LONG_INTEGER.search(line) if is_bytes else _LONG_INTEGER_TEXT.search(line)) is None:  # type: ignore[arg-type]
+        try:
+            value = orjson.loads(line)
+            parsed = True
+        except orjson.JSONDecodeError:
+            pass  # described (or, for what only the standard library accepts, read) below
+    if not parsed:
+        value = _stdlib(decode(line) if isinstance(line, bytes) else line)
+    if isinstance(value, dict | list) and _brackets(line) > MAX_DEPTH and too_deep(value):
+        raise JsonLineError("invalid_json", _deep_message())
+    return value
