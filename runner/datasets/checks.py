@@ -111,8 +111,8 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
         if "role" not in message or ("content" not in message and calls is None and "function_call" not in message):
             missing = "role" if "role" not in message else "content"
             out.append(("message_missing_key", f"{at} has no `{missing}`"))
-        unknown = sorted(k for k in message if k not in _MESSAGE_KEYS)
-        if unknown:
+        if not _MESSAGE_KEYS.issuperset(message):
+            unknown = sorted(k for k in message if k not in _MESSAGE_KEYS)
             out.append(("message_unrecognized_key", f"{at} has unrecognized key(s): {', '.join(unknown)}"))
         if "role" in message and not (isinstance(role, str) and role in _ROLES):
             out.append(("unrecognized_role", f"{at} has unrecognized role {_shown(role)}"))
@@ -191,10 +191,9 @@ def check_example(example: Any, method: str) -> list[Finding]:
     if "prompt" in example and "completion" in example and "messages" not in example:
         out.append(("format_mismatch", f"legacy prompt/completion data, but the method is {method} (chat format)"))
         return out
-    if method == "supervised":
+    if method == "supervised" and not _SUPERVISED_KEYS.issuperset(example):
         unknown = sorted(k for k in example if k not in _SUPERVISED_KEYS)
-        if unknown:
-            out.append(("unrecognized_key", f"unrecognized key(s): {', '.join(unknown)}"))
+        out.append(("unrecognized_key", f"unrecognized key(s): {', '.join(unknown)}"))
     check_messages(example.get("messages"), method, out)
     if "tools" in example:
         _check_tools(example["tools"], out)

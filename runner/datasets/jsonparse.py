@@ -18,7 +18,11 @@ import orjson
 
 MAX_DEPTH = 100  # nesting of arrays and objects in one line (chat data needs a handful)
 
-_LONG_INTEGER = re.compile(rb"\d{19}")  # may not fit in 64 bits: orjson would give a float where json gives an int
+# 19 digits in a row may be an integer past 64 bits, which orjson reads as a float where json gives an int; more
+# than MAX_DEPTH opening brackets may nest too deep. One translation of the line finds both (much faster than a
+# regular expression): digits become "0", opening brackets "[", everything else " ".
+_SHAPE = bytes(0x30 if 0x30 <= b <= 0x39 else 0x5B if b in (0x5B, 0x7B) else 0x20 for b in range(256))
+_NINETEEN_ZEROS = b"0" * 19
 _LONG_INTEGER_TEXT = re.compile(r"\d{19}")
 
 
@@ -74,20 +78,19 @@ def decode(raw: bytes) -> str:
         raise JsonLineError("invalid_utf8", utf8_error(raw, e.start)[1]) from None
 
 
-def _brackets(line: bytes | str) -> int:
-    """How many arrays and objects a line opens at most (brackets in strings count too): a bound on its depth."""
-    if isinstance(line, bytes):
-        return line.count(b"[") + line.count(b"{")
-    return line.count("[") + line.count("{")
-
-
 def parse_line(line: bytes | str, *, fast: bool = True) -> Any:
     """The JSON value of one line (without its line ending), as `json.loads` reads it. `fast=False` uses only the
     standard library (the reference the fast path is tested against)."""
-    is_bytes = isinstance(line, bytes)
+    if isinstance(line, bytes):
+        shape = line.translate(_SHAPE)
+        long_integer = _NINETEEN_ZEROS in shape
+        brackets = shape.count(b"[")
+    else:
+        long_integer = _LONG_INTEGER_TEXT.search(line) is not None
+        brackets = line.count("[") + line.count("{")
     value: Any = None
     parsed = False
-    if fast and (_LONG_INTEGER.search(line) if is_bytes else _LONG_INTEGER_TEXT.search(line)) is None:  # type: ignore[arg-type]
+    if fast and not long_integer:
         try:
             value = orjson.loads(line)
             parsed = True
@@ -95,6 +98,6 @@ def parse_line(line: bytes | str, *, fast: bool = True) -> Any:
             pass  # described (or, for what only the standard library accepts, read) below
     if not parsed:
         value = _stdlib(decode(line) if isinstance(line, bytes) else line)
-    if isinstance(value, dict | list) and _brackets(line) > MAX_DEPTH and too_deep(value):
+    if brackets > MAX_DEPTH and isinstance(value, dict | list) and too_deep(value):
         raise JsonLineError("invalid_json", _deep_message())
     return value

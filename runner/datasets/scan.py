@@ -66,9 +66,8 @@ def _lines(path: Path, start: int, end: int) -> Iterator[bytes]:
     with path.open("rb") as f:
         f.seek(start)
         pos = start
-        while pos < end:
-            raw = f.readline()
-            if not raw:
+        for raw in f:
+            if pos >= end:
                 return
             pos += len(raw)
             yield raw
@@ -85,8 +84,12 @@ def scan_range(
     res = ScanResult()
     add = res.add
     parse = parse_line
+    check = check_example
+    count = count_messages
+    plain = not fast
     tokens = res.tokens
     digests = res.digests
+    examples = total_tokens = assistant_tokens = billed = over_limit = missing_system = missing_user = 0
     lineno = 0
     for raw in _lines(path, start, end):
         lineno += 1
@@ -98,35 +101,40 @@ def scan_range(
             raw = raw[:-2]
         elif raw.endswith(b"\n"):
             raw = raw[:-1]
-        if not raw.strip():
+        if not raw or raw.isspace():
             add(lineno, "blank_line", "blank line (skipped)")
             digests.append(0)
             continue
-        digests.append(_digest(raw))
         try:
             example = parse(raw, fast=fast)
         except JsonLineError as e:
             add(lineno, e.check, e.message)
-            digests[-1] = 0
+            digests.append(0)
             continue
-        for check, message in check_example(example, method):
-            add(lineno, check, message)
+        digests.append(_digest(raw))
+        for name, message in check(example, method):
+            add(lineno, name, message)
         messages = messages_to_count(example)
-        n, assistant = count_messages(enc, messages)
+        n, assistant = count(enc, messages, plain=plain)
         roles = {r for m in messages if isinstance(m, dict) and isinstance(r := m.get("role"), str)}
         if "system" not in roles and "developer" not in roles:
-            res.missing_system += 1
+            missing_system += 1
         if "user" not in roles:
-            res.missing_user += 1
-        res.examples += 1
-        res.total_tokens += n
-        res.assistant_tokens += assistant
-        res.billed_tokens += min(n, limit)
+            missing_user += 1
+        examples += 1
+        total_tokens += n
+        assistant_tokens += assistant
         tokens.append(n)
         if n > limit:
-            res.over_limit += 1
+            over_limit += 1
+            billed += limit
             add(lineno, "over_context_limit", f"{n} tokens, over the context limit of {limit}: truncated in training")
+        else:
+            billed += n
     res.lines = lineno
+    res.examples, res.total_tokens, res.assistant_tokens = examples, total_tokens, assistant_tokens
+    res.billed_tokens, res.over_limit = billed, over_limit
+    res.missing_system, res.missing_user = missing_system, missing_user
     return res
 
 
