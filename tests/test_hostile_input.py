@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import cli
+from runner.diagnostics import SpecError
 from runner.state import State, StateStore
+from runner.yamlsource import MAX_DEPTH, MAX_VALUES, load_yaml, parse_yaml
 
 # "billion laughs": nine levels of nine aliases each, 9**9 values from a few hundred bytes
 BOMB = "".join(
@@ -63,7 +65,11 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
         "experiments/marv.yaml:7",
         "aliases",
     ),
-    "alias bomb in ftrun.yaml": (_append("ftrun.yaml", "\nbomb:\n  " + BOMB.replace("\n", "\n  ")), "ftrun.yaml:", "aliases"),
+    "alias bomb in ftrun.yaml": (
+        _append("ftrun.yaml", "\nbomb:\n  " + BOMB.replace("\n", "\n  ")),
+        "ftrun.yaml:",
+        "aliases",
+    ),
     "alias cycle": (
         _write("experiments/marv.yaml", "training_file: data/marv.jsonl\nlabels: &a [*a]\n"),
         "experiments/marv.yaml:2",
@@ -82,8 +88,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "role that is a list (supervised)": (
         _append(
             "data/marv.jsonl",
-            json.dumps({"messages": [{"role": ["x"], "content": "hi"}, {"role": "assistant", "content": "yo"}]})
-            + "\n",
+            json.dumps({"messages": [{"role": ["x"], "content": "hi"}, {"role": "assistant", "content": "yo"}]}) + "\n",
         ),
         f"data/marv.jsonl:{MARV_LINES + 1}",
         "unrecognized role ['x']",
@@ -175,3 +180,42 @@ def test_hostile_input_gives_one_error_naming_file_and_line(ws: Path, case: str,
     assert re.search(r":\d+", errors[0]), out  # a line, not only a file
     assert len(out) < 2_000, out  # a hostile value is quoted short, never printed whole
     assert state.read_bytes() == before
+
+
+# -- the one YAML loading place, directly ----------------------------------------------------------------------
+
+
+def test_aliases_within_the_limit_still_load() -> None:
+    located = parse_yaml("base: &b {n_epochs: 3, seed: 1}\nmethod:\n  hyperparameters: *b\n", "x.yaml")
+    assert located.data["method"]["hyperparameters"] == {"n_epochs": 3, "seed": 1}
+    assert located.key_line(("method", "hyperparameters")) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (BOMB, 6, f"more than {MAX_VALUES:,} values"),
+        ("a: 1\nb: &x [1, *x]\n", 2, "cycle"),
+        ("a:\n  b: &x {c: *x}\n", 2, "cycle"),
+        ("x: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1) + "\n", 1, f"more than {MAX_DEPTH} levels"),
+        ("x: " + "[" * 5000 + "]" * 5000 + "\n", 1, "nesting depth"),
+        (BOMB + "? *i\n: 1\n", 6, "values"),  # a bomb as a key is never turned into text
+        ("a: 1\nb:\n  c: 2\n  c: 3\n", 4, "duplicate key 'c' (first defined on line 3)"),
+        ("a: é\nb: x\x00y\n", 2, "unacceptable character U+0000 at column 5"),
+        ("a: [b\nc: 1\n", 2, "invalid YAML"),
+    ],
+)
+def test_yaml_that_cannot_be_used_is_one_error_with_its_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(SpecError) as e:
+        parse_yaml(text, "x.yaml")
+    [d] = e.value.diagnostics
+    assert (d.file, d.line) == ("x.yaml", line) and words in d.message, d.message
+
+
+def test_a_spec_file_that_is_not_utf8_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_bytes("a: 1\nb: 消息 \xff\n".encode("utf-8", errors="surrogateescape").replace(b"\xc3\xbf", b"\xff"))
+    with pytest.raises(SpecError) as e:
+        load_yaml(path, "x.yaml")
+    [d] = e.value.diagnostics
+    assert (d.line, d.message) == (2, "file is not valid UTF-8: byte 0xff at column 7")
