@@ -74,11 +74,14 @@ def _limit_text(max_bytes: int) -> str:
     return f"{max_bytes >> 20} MiB" if max_bytes >= 1 << 20 and max_bytes % (1 << 20) == 0 else f"{max_bytes:,} bytes"
 
 
-_HUGE_NUMBER = re.compile(r"[1-9][0-9]{7,}")  # 10,000,000 or more: a width beyond any limit
-# methods of str and filters whose output size their arguments set
-_PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "indent", "wordwrap", "tojson"})
+# a width or precision of 10,000,000 or more (beyond any limit) in a printf-style or a str.format format string
+_HUGE_PRINTF_WIDTH = re.compile(r"%[^A-Za-z%]*?[1-9][0-9]{7,}")
+_HUGE_FORMAT_WIDTH = re.compile(r"\{[^{}]*:[^{}]*?[1-9][0-9]{7,}[^{}]*\}")
+_NESTED_FORMAT_WIDTH = re.compile(r"\{[^{}]*:[^{}]*\{")  # "{:{}}": the width is an argument
+# methods of str, and filters ("|name"), whose output size their arguments set
+_PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs", "|center", "|indent", "|wordwrap", "|tojson"})
 _FORMATTING = frozenset({"format", "format_map"})
-_REPLACING = frozenset({"replace"})
+_REPLACING = frozenset({"replace", "|replace"})
 
 
 @dataclass
@@ -106,9 +109,13 @@ class _Budget:
             for arg in (*args, *kwargs.values()):
                 if isinstance(arg, int) and not isinstance(arg, bool) and arg > self.max_bytes:
                     raise self.too_big()
-        elif name in _FORMATTING:
-            if isinstance(value, str) and _HUGE_NUMBER.search(value):
+        elif name in _FORMATTING and isinstance(value, str):
+            nested = _NESTED_FORMAT_WIDTH.search(value) is not None
+            huge_arg = any(isinstance(a, int) and a > self.max_bytes for a in (*args, *kwargs.values()))
+            if _HUGE_FORMAT_WIDTH.search(value) or (nested and huge_arg):
                 raise self.too_big()
+        elif name == "|format" and isinstance(value, str) and _HUGE_PRINTF_WIDTH.search(value):
+            raise self.too_big()
         elif name in _REPLACING and isinstance(value, str) and len(args) >= 2:
             old, new = args[0], args[1]
             if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
@@ -179,7 +186,7 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         elif operator == "+":
             if isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > budget.max_bytes:
                 raise budget.too_big()
-        elif operator == "%" and isinstance(left, str) and _HUGE_NUMBER.search(left):
+        elif operator == "%" and isinstance(left, str) and _HUGE_PRINTF_WIDTH.search(left):
             raise budget.too_big()
         return budget.check_size(super().call_binop(context, operator, left, right))
 
@@ -257,7 +264,7 @@ def _guarded_filter(env: _GuardedEnvironment, name: str, fn: Callable[..., Any])
         budget.tick()
         values = [a for a in args if not isinstance(a, _PASSED)]
         if values:
-            budget.check_sizing(name, values[0], tuple(values[1:]), kwargs)
+            budget.check_sizing(f"|{name}", values[0], tuple(values[1:]), kwargs)
         return budget.check_size(fn(*args, **kwargs))
 
     return guarded

@@ -22,6 +22,7 @@ TOO_BIG = {
     "padding filter": "{{ 'a'|center(2000000000) }}",
     "indent filter": "{{ 'a\nb'|indent(2000000000) }}",
     "format method": "{{ '{:>2000000000}'.format(1) }}",
+    "format method, width as an argument": "{{ '{:{}}'.format('a', 2000000000) }}",
     "printf operator": "{{ '%2000000000s' % 1 }}",
     "format filter": "{{ '%2000000000s'|format(1) }}",
     "replace filter": "{{ ('a' * 1000)|replace('a', 'b' * 100000) }}",
@@ -90,13 +91,15 @@ def test_ordinary_templates_render_as_before(tmp_path: Path) -> None:
         "{% set ns = namespace(n=0) %}{% for m in record.messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
         '{"messages": {{ record.messages|tojson }}, "n": {{ ns.n }}, "pad": {{ q|center(9)|tojson }}, '
         '"x": {{ (q * 3)|tojson }}, "p": {{ 2 ** 10 }}, "f": {{ "%5s"|format(q)|tojson }}, '
-        '"r": {{ range(3)|list|tojson }}, "big": {{ 12345678901 }}, "s": {{ "{:>4}".format(q)|tojson }}}'
+        '"r": {{ range(3)|list|tojson }}, "big": {{ 12345678901 }}, "s": {{ "{:>4}".format(q)|tojson }}, '
+        '"id": {{ "order 123456789012: %s"|format(q)|tojson }}, "n2": {{ "{} of 12345678901".format(99999999999) }}}'
     )
     template = _template(tmp_path, body)
     out = template.render({"q": "hi", "messages": [{"role": "user", "content": "x"}]}, {})
     assert out == (
         '{"messages": [{"role": "user", "content": "x"}], "n": 1, "pad": "    hi   ", "x": "hihihi", "p": 1024, '
-        '"f": "   hi", "r": [0, 1, 2], "big": 12345678901, "s": "  hi"}'
+        '"f": "   hi", "r": [0, 1, 2], "big": 12345678901, "s": "  hi", "id": "order 123456789012: hi", '
+        '"n2": 99999999999 of 12345678901}'
     )
 
 
