@@ -117,8 +117,9 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
 
 def parse_yaml(text: str, file: str) -> Located:
     """Parse one YAML document from `text`; `file` is how errors name it."""
-    loader = _Loader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = _Loader(text)  # the pure-Python reader checks the characters here
         node = loader.get_single_node()
         if node is None:
             return Located(None, file, {(): 1})
@@ -141,8 +142,11 @@ def parse_yaml(text: str, file: str) -> Located:
         ) from None
     except yaml.YAMLError as e:
         raise _fail(f"invalid YAML: {e}", file, None, "yaml-syntax") from None
+    except RecursionError:  # the pure-Python parser (without libyaml) on very deep nesting
+        raise _fail(f"values are nested more than {MAX_DEPTH} levels deep", file, None) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return Located(data, file, walk.lines)
 
 

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from runner import yamlsource
 from runner.cli import cli
 from runner.diagnostics import SpecError
 from runner.state import State, StateStore
@@ -205,7 +207,14 @@ def test_aliases_within_the_limit_still_load() -> None:
         ("a: [b\nc: 1\n", 2, "invalid YAML"),
     ],
 )
-def test_yaml_that_cannot_be_used_is_one_error_with_its_line(text: str, line: int, words: str) -> None:
+@pytest.mark.parametrize("loader", ["libyaml", "pure Python"])
+def test_yaml_that_cannot_be_used_is_one_error_with_its_line(
+    monkeypatch: pytest.MonkeyPatch, text: str, line: int, words: str, loader: str
+) -> None:
+    if loader == "pure Python":
+        if "nesting depth" in words:
+            pytest.skip("libyaml's own nesting limit")
+        monkeypatch.setattr(yamlsource, "_Loader", yaml.SafeLoader)
     with pytest.raises(SpecError) as e:
         parse_yaml(text, "x.yaml")
     [d] = e.value.diagnostics
