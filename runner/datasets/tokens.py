@@ -86,8 +86,10 @@ def load_ranks(name: str) -> dict[bytes, int]:
     actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
         raise EncodingUnavailable(f"the BPE file for {name} has sha256 {actual}, expected {spec.sha256}")
-    a2b = binascii.a2b_base64
-    return {a2b(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    fields = data.split()  # token, rank, token, rank, ...: read in C rather than line by line
+    if len(fields) % 2:
+        raise EncodingUnavailable(f"the BPE file for {name} is damaged (a line without a rank)")
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 _cache: dict[str, tiktoken.Encoding] = {}
