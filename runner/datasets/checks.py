@@ -52,6 +52,8 @@ METHODS = ("supervised", "dpo", "reinforcement")
 
 _MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"})
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_PLAIN_KEYS = frozenset({"role", "content"})
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})  # not "tool": it needs a tool_call_id
 _SUPERVISED_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 _DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 _DPO_INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
@@ -102,6 +104,13 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
         return
     has_assistant = False
     for i, message in enumerate(messages, start=1):
+        # most messages are a role and some text: nothing below would find anything in them
+        role = message.get("role") if type(message) is dict else None
+        if type(role) is str and role in _PLAIN_ROLES and _PLAIN_KEYS.issuperset(message):
+            content = message.get("content")
+            if type(content) is str and content:
+                has_assistant = has_assistant or role == "assistant"
+                continue
         at = f"{where}message {i}"
         if not isinstance(message, dict):
             out.append(("message_missing_key", f"{at} is not an object (found {_describe(message)})"))
