@@ -1,6 +1,7 @@
 """Parse one line of JSON data: the standard library's semantics, orjson's speed, and bounds hostile input cannot pass.
 
-Every JSON line ftrun reads (data files and template sources) goes through `parse_line`. The value is exactly what
+Every JSONL line ftrun reads (data files and template sources) goes through `parse_line`, and every element of a
+JSON array source through `decode_at`. The value is exactly what
 `json.loads` gives: orjson parses each line first, and the few lines where the two could differ (orjson refuses
 them, or they hold an integer too long for 64 bits, which orjson reads as a float) are parsed again by `json.loads`.
 Every failure is a `JsonLineError` with a readable message, never a RecursionError or a ValueError from deep in the
@@ -33,6 +34,7 @@ class JsonLineError(ValueError):
         super().__init__(message)
         self.check = check
         self.message = message
+        self.line: int | None = None  # where a multi-line text says
 
 
 def too_deep(value: Any) -> bool:
@@ -51,16 +53,38 @@ def _deep_message() -> str:
     return f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep"
 
 
+def _stdlib_error(e: Exception) -> JsonLineError:
+    if isinstance(e, json.JSONDecodeError):
+        error = JsonLineError("invalid_json", f"not valid JSON: {e.msg} at column {e.colno}")
+        error.line = e.lineno
+        return error
+    if isinstance(e, RecursionError):
+        return JsonLineError("invalid_json", _deep_message())
+    # a ValueError: an integer longer than int-string conversion allows
+    limit = sys.get_int_max_str_digits()
+    return JsonLineError("invalid_json", f"not valid JSON: an integer longer than {limit:,} digits")
+
+
 def _stdlib(text: str) -> Any:
     try:
         return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise JsonLineError("invalid_json", f"not valid JSON: {e.msg} at column {e.colno}") from None
-    except RecursionError:
-        raise JsonLineError("invalid_json", _deep_message()) from None
-    except ValueError:  # an integer longer than int-string conversion allows
-        limit = sys.get_int_max_str_digits()
-        raise JsonLineError("invalid_json", f"not valid JSON: an integer longer than {limit:,} digits") from None
+    except (ValueError, RecursionError) as e:
+        raise _stdlib_error(e) from None
+
+
+_DECODER = json.JSONDecoder()
+
+
+def decode_at(text: str, index: int) -> tuple[Any, int]:
+    """The JSON value that starts at `text[index]`, and the index after it (to read a JSON array element by element),
+    held to the same bounds as a line. On failure, `JsonLineError.line` is the line within `text` where known."""
+    try:
+        value, end = _DECODER.raw_decode(text, index)
+    except (ValueError, RecursionError) as e:
+        raise _stdlib_error(e) from None
+    if isinstance(value, dict | list) and too_deep(value):
+        raise JsonLineError("invalid_json", _deep_message())
+    return value, end
 
 
 def utf8_error(data: bytes, offset: int) -> tuple[int, str]:

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
-from runner.datasets.jsonparse import MAX_DEPTH, JsonLineError, decode, parse_line, too_deep, utf8_error
+from runner.datasets.jsonparse import JsonLineError, decode, decode_at, parse_line, utf8_error
 
-_DEEP = f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep"
 FORMATS = ("csv", "jsonl", "json", "chat_history")
 
 
@@ -112,7 +109,6 @@ def jsonl_records(text: str | Iterable[str]) -> Iterator[Record]:
 
 def json_array_records(text: str) -> Iterator[Record]:
     """Elements of a top-level JSON array, each with the line its value starts on."""
-    decoder = json.JSONDecoder()
     ws = " \t\r\n"
     i = 0
     n = len(text)
@@ -133,18 +129,9 @@ def json_array_records(text: str) -> Iterator[Record]:
         return
     while True:
         try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"not valid JSON: {e.msg} at column {e.colno}", e.lineno) from e
-        except RecursionError:
-            raise SourceError(
-                f"not valid JSON: values are nested more than {MAX_DEPTH} levels deep", line_at(i)
-            ) from None
-        except ValueError:  # an integer longer than int-string conversion allows
-            limit = sys.get_int_max_str_digits()
-            raise SourceError(f"not valid JSON: an integer longer than {limit:,} digits", line_at(i)) from None
-        if too_deep(obj):
-            raise SourceError(_DEEP, line_at(i))
+            obj, end = decode_at(text, i)
+        except JsonLineError as e:
+            raise SourceError(e.message, e.line or line_at(i)) from None
         if not isinstance(obj, dict):
             raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", line_at(i))
         yield Record(line_at(i), obj)
