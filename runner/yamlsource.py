@@ -46,7 +46,7 @@ class Located:
 
 
 # Bounds on what one document may hold. Aliases let a few hundred bytes stand for billions of values ("billion
-# laughs"): the document is refused while its line map is built, before anything expands it.
+# laughs"): such a document is refused from its nodes, before anything expands it.
 MAX_VALUES = 100_000  # values in the document once every alias is expanded
 MAX_DEPTH = 64  # nesting of mappings and sequences
 MAX_FILE_BYTES = 16 << 20
@@ -63,24 +63,55 @@ def _key_text(node: yaml.Node) -> Any:
     return f"<{node.id} key on line {node.start_mark.line + 1}>"
 
 
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a document that would hold more than MAX_VALUES values once its aliases are expanded, or whose
+    aliases form a cycle. Each distinct node is counted once (an alias shares its anchor's node), so this takes
+    time in proportion to the text, not to the expansion."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_.discard(key)
+            size = sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            if size > MAX_VALUES:
+                raise _fail(
+                    f"the document holds more than {MAX_VALUES:,} values once its aliases are expanded "
+                    "(aliases nested in aliases?)",
+                    file,
+                    node.start_mark.line + 1,
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise _fail("an alias refers to a value that contains it (a cycle)", file, node.start_mark.line + 1)
+        children = _children(node)
+        if not children:
+            sizes[key] = 1
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
 class _Walk:
-    """Builds the line map, counting values as if every alias were expanded, and refusing cycles and deep nesting."""
+    """Builds the line map (of a document whose expansion is known to be bounded), refusing deep nesting."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.lines: dict[Path_, int] = {}
-        self.values = 0
         self.open: set[int] = set()  # ids of the collection nodes being walked (an alias back to one is a cycle)
 
     def walk(self, node: yaml.Node, path: Path_, where: int) -> None:
-        self.values += 1
-        if self.values > MAX_VALUES:
-            raise _fail(
-                f"the document holds more than {MAX_VALUES:,} values once its aliases are expanded "
-                "(aliases nested in aliases?)",
-                self.file,
-                where,
-            )
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.ScalarNode):
             return
@@ -123,6 +154,7 @@ def parse_yaml(text: str, file: str) -> Located:
         node = loader.get_single_node()
         if node is None:
             return Located(None, file, {(): 1})
+        _check_expansion(node, file)
         walk = _Walk(file)
         walk.walk(node, (), node.start_mark.line + 1)
         data = loader.construct_document(node)
