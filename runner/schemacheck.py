@@ -47,6 +47,19 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
+_MAX_QUOTED = 80  # characters of a user's value a message quotes
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 4 * _MAX_QUOTED else text[: 4 * _MAX_QUOTED - 3] + "..."
+
+
+def _shown(value: object) -> str:
+    """A value as a message quotes it: its repr (control characters escaped), cut short."""
+    text = repr(value)
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
+
+
 def _describe(error: ValidationError, located: Located, experiment: str | None) -> list[Diagnostic]:
     path = tuple(error.absolute_path)
     where = ".".join(str(p) for p in path) or "(top level)"
@@ -56,12 +69,12 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
         for key in error.instance:
             if key in allowed:
                 continue
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(str(key)[:200], allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
             out.append(
                 Diagnostic(
                     Severity.ERROR,
-                    f"unknown key '{key}'" + (f" in {where}" if path else ""),
+                    f"unknown key {_shown(str(key))}" + (f" in {where}" if path else ""),
                     file=located.file,
                     line=located.key_line((*path, key)),
                     experiment=experiment,
@@ -75,9 +88,10 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
         check = "missing-key"
     elif error.validator in ("enum", "const"):
         options = error.validator_value if error.validator == "enum" else [error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), [str(o) for o in options], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(str(error.instance)[:200], [str(o) for o in options], n=1, cutoff=0.6)
         message = (
-            f"{where}: {json.dumps(error.instance, ensure_ascii=False)} is not one of {', '.join(map(str, options))}"
+            f"{where}: {_shorten(json.dumps(error.instance, ensure_ascii=False))} is not one of "
+            f"{', '.join(map(str, options))}"
         )
         check = "bad-value"
         return [
@@ -94,8 +108,14 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
     elif error.validator == "type":
         message = f"{where}: expected {error.validator_value}, found {type(error.instance).__name__}"
         check = "wrong-type"
+    elif error.validator == "maxLength" and isinstance(error.instance, str):
+        message = f"{where}: {len(error.instance):,} characters long, at most {error.validator_value:,} allowed"
+        check = "bad-value"
+    elif error.validator == "pattern" and isinstance(error.schema, dict) and "x-pattern-means" in error.schema:
+        message = f"{where}: must be {error.schema['x-pattern-means']}, found {_shown(error.instance)}"
+        check = "bad-value"
     else:
-        message = f"{where}: {error.message}"
+        message = f"{where}: {_shorten(error.message)}"
         check = "bad-value"
     return [
         Diagnostic(

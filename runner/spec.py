@@ -79,6 +79,7 @@ def _data_spec(value: Any, located: Located, key: str) -> DataSpec:
         split=_split(split),
         file=located.file,
         line=line,
+        template_line=located.key_line((key, "template")),
     )
 
 

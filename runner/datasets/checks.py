@@ -52,6 +52,8 @@ METHODS = ("supervised", "dpo", "reinforcement")
 
 _MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "function_call", "tool_calls", "tool_call_id"})
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_PLAIN_KEYS = frozenset({"role", "content"})
+_PLAIN_ROLES = frozenset({"system", "developer", "user", "assistant"})  # not "tool": it needs a tool_call_id
 _SUPERVISED_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 _DPO_KEYS = frozenset({"input", "preferred_output", "non_preferred_output"})
 _DPO_INPUT_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
@@ -61,6 +63,12 @@ Finding = tuple[str, str]  # (check name, message)
 
 def _describe(value: Any) -> str:
     return type(value).__name__ if value is not None else "null"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value as a finding quotes it: its repr, cut short (a hostile line may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_tools(tools: Any, out: list[Finding]) -> None:
@@ -96,6 +104,13 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
         return
     has_assistant = False
     for i, message in enumerate(messages, start=1):
+        # most messages are a role and some text: nothing below would find anything in them
+        role = message.get("role") if type(message) is dict else None
+        if type(role) is str and role in _PLAIN_ROLES and _PLAIN_KEYS.issuperset(message):
+            content = message.get("content")
+            if type(content) is str and content:
+                has_assistant = has_assistant or role == "assistant"
+                continue
         at = f"{where}message {i}"
         if not isinstance(message, dict):
             out.append(("message_missing_key", f"{at} is not an object (found {_describe(message)})"))
@@ -105,11 +120,13 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
         if "role" not in message or ("content" not in message and calls is None and "function_call" not in message):
             missing = "role" if "role" not in message else "content"
             out.append(("message_missing_key", f"{at} has no `{missing}`"))
-        unknown = sorted(k for k in message if k not in _MESSAGE_KEYS)
-        if unknown:
+        if not _MESSAGE_KEYS.issuperset(message):
+            unknown = sorted(k for k in message if k not in _MESSAGE_KEYS)
             out.append(("message_unrecognized_key", f"{at} has unrecognized key(s): {', '.join(unknown)}"))
-        if "role" in message and role not in _ROLES:
-            out.append(("unrecognized_role", f"{at} has unrecognized role {role!r}"))
+        if "role" in message and not (isinstance(role, str) and role in _ROLES):
+            out.append(("unrecognized_role", f"{at} has unrecognized role {_shown(role)}"))
+            if not isinstance(role, str) or len(role) > 60:
+                role = _shown(role)  # named in the findings below; a list or an object cannot be looked up
         content = message.get("content")
         if "content" in message or calls is None:
             if content is None and calls is None and "function_call" not in message:
@@ -131,7 +148,7 @@ def check_messages(messages: Any, method: str, out: list[Finding], *, where: str
             if role != "assistant":
                 out.append(("weight_not_on_assistant", f"{at} ({role}) has a weight; only assistant messages may"))
             elif isinstance(weight, bool) or weight not in (0, 1):
-                out.append(("invalid_weight", f"{at} has weight {weight!r}; weight must be 0 or 1"))
+                out.append(("invalid_weight", f"{at} has weight {_shown(weight)}; weight must be 0 or 1"))
         if role == "assistant":
             has_assistant = True
     if not has_assistant and method == "supervised":
@@ -183,10 +200,9 @@ def check_example(example: Any, method: str) -> list[Finding]:
     if "prompt" in example and "completion" in example and "messages" not in example:
         out.append(("format_mismatch", f"legacy prompt/completion data, but the method is {method} (chat format)"))
         return out
-    if method == "supervised":
+    if method == "supervised" and not _SUPERVISED_KEYS.issuperset(example):
         unknown = sorted(k for k in example if k not in _SUPERVISED_KEYS)
-        if unknown:
-            out.append(("unrecognized_key", f"unrecognized key(s): {', '.join(unknown)}"))
+        out.append(("unrecognized_key", f"unrecognized key(s): {', '.join(unknown)}"))
     check_messages(example.get("messages"), method, out)
     if "tools" in example:
         _check_tools(example["tools"], out)

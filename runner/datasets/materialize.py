@@ -73,6 +73,10 @@ def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
     try:
         template = RecordTemplate.load(root, spec.template)
     except TemplateFailure as e:
+        if e.check == "template_not_found":  # no template file to point at: point at the spec line naming it
+            raise MaterializeError(
+                e.message, file=spec.file, line=spec.template_line or spec.line, check=e.check
+            ) from e
         raise MaterializeError(e.message, file=e.template, line=e.template_line, check=e.check) from e
     src = resolve_in_root(root, source, "source file")
     try:

@@ -29,6 +29,7 @@ class DataSpec:
     split: Split | None = None
     file: str | None = None  # the spec file that declared it (for diagnostics)
     line: int | None = None
+    template_line: int | None = None  # the line of `template:` in that file
 
     @property
     def source_path(self) -> str | None:

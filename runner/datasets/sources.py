@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
+from runner.datasets.jsonparse import JsonLineError, decode, decode_at, parse_line, utf8_error
 
 FORMATS = ("csv", "jsonl", "json", "chat_history")
 
@@ -50,8 +50,8 @@ def _text(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise SourceError(f"invalid UTF-8 at byte {e.start}", line) from e
+        line, message = utf8_error(data, e.start)
+        raise SourceError(message, line) from None
     return text.removeprefix("\ufeff")
 
 
@@ -61,9 +61,9 @@ def decoded_lines(path: Path) -> Iterator[str]:
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise SourceError(f"invalid UTF-8 at byte {e.start} of the line", lineno) from e
+                line = decode(raw)
+            except JsonLineError as e:
+                raise SourceError(e.message, lineno) from None
             yield line.removeprefix("\ufeff") if lineno == 1 else line
 
 
@@ -99,9 +99,9 @@ def jsonl_records(text: str | Iterable[str]) -> Iterator[Record]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"not valid JSON: {e.msg} at column {e.colno}", lineno) from e
+            obj = parse_line(line)
+        except JsonLineError as e:
+            raise SourceError(e.message, lineno) from None
         if not isinstance(obj, dict):
             raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", lineno)
         yield Record(lineno, obj)
@@ -109,7 +109,6 @@ def jsonl_records(text: str | Iterable[str]) -> Iterator[Record]:
 
 def json_array_records(text: str) -> Iterator[Record]:
     """Elements of a top-level JSON array, each with the line its value starts on."""
-    decoder = json.JSONDecoder()
     ws = " \t\r\n"
     i = 0
     n = len(text)
@@ -130,9 +129,9 @@ def json_array_records(text: str) -> Iterator[Record]:
         return
     while True:
         try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"not valid JSON: {e.msg}", e.lineno) from e
+            obj, end = decode_at(text, i)
+        except JsonLineError as e:
+            raise SourceError(e.message, e.line or line_at(i)) from None
         if not isinstance(obj, dict):
             raise SourceError(f"a record must be a JSON object, found {type(obj).__name__}", line_at(i))
         yield Record(line_at(i), obj)

@@ -8,13 +8,12 @@ fine-tuned `ft:gpt-4.1-*` names to the wrong encoding.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -87,7 +86,10 @@ def load_ranks(name: str) -> dict[bytes, int]:
     actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
         raise EncodingUnavailable(f"the BPE file for {name} has sha256 {actual}, expected {spec.sha256}")
-    return {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in data.splitlines() if line)}
+    fields = data.split()  # token, rank, token, rank, ...: read in C rather than line by line
+    if len(fields) % 2:
+        raise EncodingUnavailable(f"the BPE file for {name} is damaged (a line without a rank)")
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 _cache: dict[str, tiktoken.Encoding] = {}
@@ -172,44 +174,37 @@ _MEMO_MAX_ENTRIES = 4_096
 _memos: dict[str, dict[str, int]] = {}
 
 
-def _counter(enc: tiktoken.Encoding) -> Callable[[str], int]:
-    memo = _memos.setdefault(enc.name, {})
-    encode = enc.encode_ordinary
-
-    def count(text: str) -> int:
-        if len(text) > _MEMO_MAX_CHARS:
-            return len(encode(text))
-        n = memo.get(text)
-        if n is None:
-            n = len(encode(text))
-            if len(memo) >= _MEMO_MAX_ENTRIES:
-                memo.clear()
-            memo[text] = n
-        return n
-
-    return count
-
-
-def count_messages(enc: tiktoken.Encoding, messages: list[Any]) -> tuple[int, int]:
+def count_messages(enc: tiktoken.Encoding, messages: list[Any], *, plain: bool = False) -> tuple[int, int]:
     """(tokens, assistant tokens) of a messages list, counted as OpenAI's data-prep notebook does.
 
     Σ over messages (3 + Σ tokens of every value, + 1 for a `name` key) + 3. Non-string values (weight, tool_calls)
     are JSON-dumped; special-token text is counted as ordinary text. Assistant tokens are the trained ones: the
-    `content` and `tool_calls` of assistant messages, except those with `weight: 0`.
+    `content` and `tool_calls` of assistant messages, except those with `weight: 0`. `plain=True` encodes every
+    value with no counts remembered (the reference the remembered counts are tested against).
     """
     total = TOKENS_REPLY_PRIMER
     assistant = 0
-    count = _counter(enc)
+    encode = enc.encode_ordinary
+    memo: dict[str, int] = {} if plain else _memos.setdefault(enc.name, {})
+    remembered = memo.get
     for message in messages:
         total += TOKENS_PER_MESSAGE
-        if not isinstance(message, dict):
-            total += count(_text(message))
+        if type(message) is not dict:
+            total += len(encode(_text(message)))
             continue
         trained = message.get("role") == "assistant" and message.get("weight", 1) != 0
         for key, value in message.items():
             if value is None:
                 continue
-            n = count(value if type(value) is str else _text(value))
+            if type(value) is not str:
+                value = _text(value)
+            n = remembered(value)
+            if n is None:
+                n = len(encode(value))
+                if not plain and len(value) <= _MEMO_MAX_CHARS:
+                    if len(memo) >= _MEMO_MAX_ENTRIES:
+                        memo.clear()
+                    memo[value] = n
             total += n
             if key == "name":
                 total += TOKENS_PER_NAME
