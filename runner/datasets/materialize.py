@@ -125,7 +125,9 @@ def write_rendered(spec: DataSpec, root: Path, out: ByteSink, cleaning: Cleaning
     """
     if not _templated(spec):
         if not spec.path:
-            raise MaterializeError("data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec")
+            raise MaterializeError(
+                "data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec"
+            )
         with resolve_in_root(root, spec.path, "data file").open("rb") as f:
             shutil.copyfileobj(f, out, 1 << 20)
         return []
@@ -156,7 +158,9 @@ def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
     """The bytes of a spec: its JSONL file, or its rendering stored in the cache (rendered again only on change)."""
     if not _templated(spec):
         if not spec.path:
-            raise MaterializeError("data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec")
+            raise MaterializeError(
+                "data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec"
+            )
         path = resolve_in_root(root, spec.path, "data file")
         return Material(path, cache.file_sha256(path), spec.path, spec.path)
     source = spec.source_path

@@ -68,7 +68,7 @@ def looks_like(data: bytes | Path) -> str | None:
             return "chatlog"
         if _has(text, "messages", "role", "content"):
             return "sharegpt"
-        return "jsonl" if not text.startswith("[") else "json"
+        return None
     first = text.splitlines()[0] if text else ""
     if first.startswith(WECHAT_HEADER):
         return "wechat"
@@ -95,6 +95,6 @@ def hint_for(declared: str, data: bytes | Path) -> str:
         return ""
     if guess is None or guess == declared:
         return ""
-    if guess in ("csv", "json", "jsonl"):
-        return f"; it looks like a plain {guess.upper()} file (format: {guess}, with a template)"
+    if guess == "csv":
+        return "; it looks like a plain CSV file (format: csv, with a template)"
     return f"; it looks like a {guess} file (format: {guess})"

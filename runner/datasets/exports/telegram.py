@@ -18,6 +18,7 @@ from typing import Any
 from runner.datasets.cleaning import Cleaning
 from runner.datasets.conversations import GroupingOptions, Message, check_keys
 from runner.datasets.exports.lines import json_events
+from runner.datasets.exports.sniff import FormatMismatch
 from runner.datasets.sources import SourceError
 
 ONE_CHAT = "messages.item"
@@ -97,4 +98,4 @@ def messages(data: bytes | Path, opts: TelegramOptions, cleaning: Cleaning) -> I
         stream = f"{chat} ({chat_id})" if chat and chat_id else chat or chat_id
         yield Message(line, stream, _when(value.get("date"), line), sender, opts.is_me(sender, from_id), text)
     if not saw_messages:
-        raise SourceError("not a Telegram export: the file has no `messages` list (nor `chats.list[].messages`)", 1)
+        raise FormatMismatch("telegram", "the file has no `messages` list (nor `chats.list[].messages`)", 1)
