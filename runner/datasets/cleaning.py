@@ -84,14 +84,18 @@ _WHOLE_ONLY = [  # ordinary words inside a sentence, placeholders only as a whol
 _INLINE_RE = re.compile("|".join(_BRACKETED))
 _WHOLE_RE = re.compile(r"(?:\s*(?:" + "|".join(_BRACKETED + _WHOLE_ONLY) + r"))+\s*")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202c\ufeff"))
+_HAS_INVISIBLE = re.compile("[\u200e\u200f\u202a\u202c\ufeff]")
+_WHOLE_STARTS = frozenset("[<ivasGdCTYn")  # the first characters of the placeholders above
 
 
 def strip_media(text: str) -> tuple[str, bool]:
     """The text without media placeholders and invisible direction marks, and whether it had any placeholder."""
-    text = text.translate(_INVISIBLE).strip()
+    if _HAS_INVISIBLE.search(text):
+        text = text.translate(_INVISIBLE)
+    text = text.strip()
     if not text:
         return "", False
-    if _WHOLE_RE.fullmatch(text):
+    if text[0] in _WHOLE_STARTS and _WHOLE_RE.fullmatch(text):
         return "", True
     if "[" in text or "<" in text:
         inner, n = _INLINE_RE.subn("", text)

@@ -9,8 +9,9 @@ others' consecutive messages make one user turn whose lines say who spoke (`Bob:
 answer are dropped, and so are the messages after my last answer in a session (there is nothing to learn from them).
 
 Before grouping, each message's text is cleaned: media placeholders are taken out (a message of nothing but media is
-left out), messages longer than `max_message_chars` and exact duplicates (same stream, time, sender and text) are
-left out, and personal data is scrubbed (see scrub.py). Everything left out is counted in a Cleaning tally.
+left out), messages longer than `max_message_chars` are left out, and so are duplicates (in an export with message
+ids: the same id, sender and text again in a session, as when two exports are merged); personal data is scrubbed
+(see scrub.py). Everything left out is counted in a Cleaning tally.
 
 Streams are read in one pass: each holds at most its open session, and the sessions of other streams close once
 the export's time has moved past their gap, so memory stays flat however large the file.
@@ -46,6 +47,7 @@ class Message:
     sender: str  # a display name or an id
     is_me: bool
     text: str
+    uid: str | None = None  # the export's message id, where it has one: the same id and text twice is a duplicate
 
 
 @dataclass(frozen=True)
@@ -103,10 +105,11 @@ class Conversation:
 @dataclass
 class _Session:
     line: int
+    stream: str
     start: datetime
     end: datetime
     turns: list[tuple[str, bool, list[str]]] = field(default_factory=list)  # (sender, is me, texts)
-    seen: set[int] = field(default_factory=set)  # hashes of (time, sender, text), for duplicates
+    seen: set[int] = field(default_factory=set)  # hashes of (message id, sender, text), for duplicates
 
 
 class _Grouper:
@@ -116,10 +119,12 @@ class _Grouper:
         self.cleaning = cleaning
         self.scrub = Scrubber(opts.scrub, cleaning.scrubbed)
         self.open: dict[str, _Session] = {}
+        self.closed: list[Conversation] = []
         self.number = 0
         self.added = 0
 
-    def add(self, m: Message) -> Iterator[Conversation]:
+    def add(self, m: Message) -> None:
+        """Take one message; the conversations it closes are appended to `self.closed`."""
         text, had_media = strip_media(m.text)
         if not text:
             self.cleaning.skip("media" if had_media else "empty")
@@ -129,39 +134,40 @@ class _Grouper:
             return
         self.added += 1
         if self.added % CLOSE_EVERY == 0 and len(self.open) > 1:
-            yield from self._close_idle(m)
+            self._close_idle(m)
         current = self.open.get(m.stream)
         if current is not None and m.when < current.end:
             raise ConversationError(f"messages are not in time order ({m.when} is before {current.end})", m.line)
         if current is None or m.when - current.end > self.gap:
             if current is not None:
-                yield from self._close(m.stream, current)
-            current = self.open[m.stream] = _Session(m.line, m.when, m.when)
-        key = hash((m.when, m.sender, m.is_me, text))
-        if key in current.seen:
-            self.cleaning.skip("duplicate")
-            return
-        current.seen.add(key)
+                self._close(current)
+            current = self.open[m.stream] = _Session(m.line, m.stream, m.when, m.when)
+        if m.uid is not None:
+            key = hash((m.uid, m.sender, text))
+            if key in current.seen:
+                self.cleaning.skip("duplicate")
+                return
+            current.seen.add(key)
         current.end = m.when
         text = self.scrub(text)
-        if current.turns and current.turns[-1][0] == m.sender and current.turns[-1][1] == m.is_me:
-            current.turns[-1][2].append(text)
+        turns = current.turns
+        if turns and turns[-1][0] == m.sender and turns[-1][1] == m.is_me:
+            turns[-1][2].append(text)
         else:
-            current.turns.append((m.sender, m.is_me, [text]))
+            turns.append((m.sender, m.is_me, [text]))
 
-    def _close_idle(self, m: Message) -> Iterator[Conversation]:
+    def _close_idle(self, m: Message) -> None:
         """Close the sessions of other streams that ended more than a gap before this message."""
-        idle = [(s, x) for s, x in self.open.items() if s != m.stream and x.end + self.gap < m.when]
-        for stream, session in idle:
-            del self.open[stream]
-            yield from self._close(stream, session)
+        idle = [s for s, x in self.open.items() if s != m.stream and x.end + self.gap < m.when]
+        for stream in idle:
+            self._close(self.open.pop(stream))
 
-    def finish(self) -> Iterator[Conversation]:
-        for stream, session in sorted(self.open.items(), key=lambda kv: kv[1].line):
-            yield from self._close(stream, session)
+    def finish(self) -> None:
+        for session in sorted(self.open.values(), key=lambda x: x.line):
+            self._close(session)
         self.open.clear()
 
-    def _close(self, stream: str, session: _Session) -> Iterator[Conversation]:
+    def _close(self, session: _Session) -> None:
         turns = session.turns
         last_answer = max((i for i, t in enumerate(turns) if t[1]), default=-1)
         if last_answer < 0 or not any(not t[1] for t in turns[:last_answer]):
@@ -180,15 +186,22 @@ class _Grouper:
             else:
                 messages.append((role, content))
         self.number += 1
-        yield Conversation(session.line, self.number, session.start, session.end, tuple(messages), others, stream)
+        self.closed.append(
+            Conversation(session.line, self.number, session.start, session.end, tuple(messages), others, session.stream)
+        )
 
 
 def conversations(messages: Iterable[Message], opts: GroupingOptions, cleaning: Cleaning) -> Iterator[Conversation]:
     """The conversations of an export's messages (each stream in time order), counting what is left out."""
     grouper = _Grouper(opts, cleaning)
+    closed = grouper.closed
     for m in messages:
-        yield from grouper.add(m)
-    yield from grouper.finish()
+        grouper.add(m)
+        if closed:
+            yield from closed
+            closed.clear()
+    grouper.finish()
+    yield from closed
 
 
 def example_of(fields: Mapping[str, Any], variables: Mapping[str, Any]) -> str:

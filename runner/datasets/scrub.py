@@ -58,8 +58,25 @@ _PATTERNS = {
         rf"|(?:\(\d{{3}}\)\s?|{_NOT_DIGIT_BEFORE}\d{{3}}[-.])\d{{3}}[-.]\d{{4}}{_NOT_DIGIT_AFTER}"  # North American
     ),
 }
-# A text with none of these cannot hold anything to scrub: most messages skip the regular expression.
-_MAY_HOLD = re.compile(r"[\d@]|密码|口令|验证码|(?i:pass|pwd|pin|token|key|secret|sk-)")
+# Which kinds a text may hold, from cheap tests: most messages skip the regular expressions, and the others run
+# only the alternatives they may match.
+_DIGIT_RUN = re.compile(r"\d{3}")
+_ALL_CANDIDATES = {
+    (secret, email, digits): frozenset(
+        k for k, on in (("secret", secret), ("email", email), ("id_number", digits), ("phone", digits),
+                        ("bank_card", digits)) if on
+    )
+    for secret in (False, True) for email in (False, True) for digits in (False, True)
+}  # fmt: skip
+
+
+def _candidates(text: str) -> frozenset[str]:
+    low = text.lower()
+    secret = (
+        "密码" in text or "口令" in text or "验证码" in text or "pass" in low or "pwd" in low or "pin" in low
+        or "token" in low or "key" in low or "secret" in low or "sk-" in low
+    )  # fmt: skip
+    return _ALL_CANDIDATES[secret, "@" in text, _DIGIT_RUN.search(text) is not None]
 
 
 def parse_kinds(value: object, what: str = "scrub") -> frozenset[str]:
@@ -92,7 +109,6 @@ class Scrubber:
     def __init__(self, kinds: Iterable[str], counts: Counter[str]) -> None:
         self.kinds = frozenset(kinds)
         self.counts = counts
-        self._re = _regex(self.kinds) if self.kinds else None
 
     def _replace(self, m: re.Match[str]) -> str:
         kind = m.lastgroup
@@ -103,6 +119,9 @@ class Scrubber:
         return (keep or "") + PLACEHOLDERS[kind]
 
     def __call__(self, text: str) -> str:
-        if self._re is None or not _MAY_HOLD.search(text):
+        if not self.kinds:
             return text
-        return self._re.sub(self._replace, text)
+        kinds = _candidates(text) & self.kinds
+        if not kinds:
+            return text
+        return _regex(kinds).sub(self._replace, text)

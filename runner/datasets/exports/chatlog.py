@@ -109,4 +109,5 @@ def _json_messages(data: bytes | Path, opts: ChatlogOptions, cleaning: Cleaning,
         is_me = bool(obj.get("isSelf")) or (opts.me is not None and opts.me in (sender_id, sender))
         content = obj.get("content")
         text = content if isinstance(content, str) else ""
-        yield Message(line, str(obj["talker"]), _when(obj.get("time"), line), sender, is_me, text)
+        uid = str(obj["seq"]) if obj.get("seq") is not None else None
+        yield Message(line, str(obj["talker"]), _when(obj.get("time"), line), sender, is_me, text, uid)

@@ -96,6 +96,7 @@ def messages(data: bytes | Path, opts: TelegramOptions, cleaning: Cleaning) -> I
             cleaning.skip("media")
             continue
         stream = f"{chat} ({chat_id})" if chat and chat_id else chat or chat_id
-        yield Message(line, stream, _when(value.get("date"), line), sender, opts.is_me(sender, from_id), text)
+        uid = str(value["id"]) if "id" in value else None
+        yield Message(line, stream, _when(value.get("date"), line), sender, opts.is_me(sender, from_id), text, uid)
     if not saw_messages:
         raise FormatMismatch("telegram", "the file has no `messages` list (nor `chats.list[].messages`)", 1)

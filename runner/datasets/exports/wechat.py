@@ -83,7 +83,8 @@ def messages(data: bytes | Path, opts: WechatOptions, cleaning: Cleaning) -> Ite
             if not sender:
                 sender = (f.get("Remark") or "").strip() or (f.get("NickName") or "").strip() or talker
                 names[talker] = sender
-        yield Message(record.line, talker, _when(f["CreateTime"], f["StrTime"], record.line), sender, is_me, text)
+        when = _when(f["CreateTime"], f["StrTime"], record.line)
+        yield Message(record.line, talker, when, sender, is_me, text, f["localId"].strip() or None)
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
