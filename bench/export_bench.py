@@ -157,9 +157,8 @@ def report(name: str, path: Path, rows: int, res: dict[str, Any]) -> None:
     ok = "ok" if res["peak_mb"] < PEAK_GOAL_MB else "OVER"
     skipped = ", ".join(f"{k} {v:,}" for k, v in sorted(res["cleaning"]["skipped"].items()))
     scrubbed = ", ".join(f"{k} {v:,}" for k, v in sorted(res["cleaning"]["scrubbed"].items())) or "none"
-    print(
-        f"{name}: {mb:,.0f} MB, {rows:,} rows in {res['seconds']:.1f} s = {rate:,.0f} rows/s ({mb / res['seconds']:.1f} MB/s)"
-    )
+    seconds = res["seconds"]
+    print(f"{name}: {mb:,.0f} MB, {rows:,} rows in {seconds:.1f} s = {rate:,.0f} rows/s ({mb / seconds:.1f} MB/s)")
     print(f"  {res['conversations']:,} conversations; left out: {skipped}; scrubbed: {scrubbed}")
     print(f"  peak memory {res['peak_mb']:.0f} MB (goal: under {PEAK_GOAL_MB} MB whatever the size) {ok}")
 
@@ -183,10 +182,11 @@ def main() -> None:
             report("wechat", path, rows, in_child("read_child", str(path), "wechat", {"me": "林晓"}))
             if args.prepare:
                 res = in_child("prepare_child", str(path), str(scratch / "cache"))
+                errors = "; errors: " + "; ".join(res["errors"]) if res["errors"] else ""
                 print(
                     f"  prepare (render, check, count tokens): {res['seconds']:.1f} s, {res['examples']:,} examples,"
-                    f" {res['tokens']:,} tokens; peak {res['peak_mb']:.0f} MB (scan workers {res['workers_peak_mb']:.0f}"
-                    f" MB){'; errors: ' + '; '.join(res['errors']) if res['errors'] else ''}"
+                    f" {res['tokens']:,} tokens; peak {res['peak_mb']:.0f} MB"
+                    f" (scan workers {res['workers_peak_mb']:.0f} MB){errors}"
                 )
         if args.telegram_mb > 0:
             path = scratch / "result.json"
