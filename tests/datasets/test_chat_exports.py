@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.datasets.cleaning import Cleaning
+from runner.datasets.exports import whatsapp
 from runner.datasets.sources import SourceError, read_records
 
 WECHAT_HEADER = "localId,TalkerId,Type,SubType,IsSender,CreateTime,Status,StrContent,StrTime,Remark,NickName,Sender"
@@ -246,3 +250,36 @@ def test_bad_input_is_one_error_naming_the_line(
         read(data, fmt, **options)
     assert words in str(info.value)
     assert info.value.line == line
+
+
+line_text = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"], blacklist_characters="\u200e\u202f\x85"),
+    min_size=1,
+    max_size=15,
+).filter(lambda t: t.strip() == t and not t[0].isdigit() and not t.startswith("["))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.lists(line_text, min_size=1, max_size=3)), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_whatsapp_lines_round_trip(messages: list[tuple[bool, list[str]]], ios: bool) -> None:
+    """Messages written in either form, over several lines, read back with their sender and text."""
+    out = []
+    start = datetime(2024, 1, 13, 9, 0)
+    for i, (mine, lines) in enumerate(messages):
+        when = start + timedelta(minutes=i)
+        who = "Me" if mine else "Ann Lee"
+        if ios:
+            stamp = f"[{when:%d/%m/%Y, %H:%M:%S}] "
+        else:
+            ampm = "AM" if when.hour < 12 else "PM"
+            stamp = f"{when.month}/{when.day}/{when:%y}, {when.hour % 12 or 12}:{when:%M} {ampm} - "
+        out.append(f"{stamp}{who}: " + "\n".join(lines))
+    cleaning = Cleaning()
+    got = list(whatsapp.messages("\n".join(out).encode(), whatsapp.WhatsappOptions({"me": "Me"}), cleaning))
+    assert [(m.is_me, m.sender, m.text) for m in got] == [
+        (mine, "Me" if mine else "Ann Lee", "\n".join(lines)) for mine, lines in messages
+    ]
+    assert [m.when for m in got] == [start + timedelta(minutes=i) for i in range(len(messages))]
