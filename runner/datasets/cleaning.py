@@ -13,6 +13,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# Part of the render cache's key: bump when what a reader keeps, drops or scrubs changes, so that cached renderings
+# of unchanged sources are made again.
+READERS_VERSION = "1"
+
 # reason → how a diagnostic says it
 SKIP_REASONS: Mapping[str, str] = {
     "wrong_type": "not a text message (system lines, calls, service messages, other message types)",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.datasets.cache import ByteSink, DataCache, key_of
-from runner.datasets.cleaning import Cleaning
+from runner.datasets.cleaning import READERS_VERSION, Cleaning
 from runner.datasets.conversations import example_of
 from runner.datasets.records import DataSpec
 from runner.datasets.sources import CONVERSATION_FORMATS, SourceError, read_records, source_format
@@ -169,6 +169,7 @@ def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
     src = resolve_in_root(root, source, "source file")
     key = key_of(
         "render",
+        READERS_VERSION,
         _templates_digest(root),
         spec.template,
         cache.file_sha256(src),

@@ -189,6 +189,11 @@ def read_records(
             for conv in conversations(csv_records(text), opts, cleaning):
                 yield Record(conv.line, conv.as_fields())
         except ChatHistoryError as e:
-            raise SourceError(str(e), e.line) from e
+            hint = ""
+            if "has no column" in str(e):  # perhaps an export of another format
+                from runner.datasets.exports.sniff import hint_for
+
+                hint = hint_for("chat_history", data)
+            raise SourceError(f"{e}{hint}", e.line) from e
     else:
         raise SourceError(f"unknown source format {fmt!r}", None)

@@ -226,6 +226,13 @@ def test_duplicates_long_messages_and_empty_ones_are_counted() -> None:
             1,
             "looks like a wechat file (format: wechat)",
         ),
+        (
+            "chat_history",
+            wechat_csv((1, "wxid_b", 1, 0, 0, 1700000000, 2, "hi", "", "", "", "")),
+            {"me": "x"},
+            2,
+            "no column 'time'; it looks like a wechat file (format: wechat)",
+        ),
         ("telegram", b'{"name": "x",\n "type": "personal_chat"\n}\n', {"me": "x"}, 1, "has no `messages` list"),
         ("telegram", b"[1, 2]", {"me": "x"}, 1, "has no `messages` list"),
         ("telegram", b'{"messages": [\n{"type": "message",,}]}', {"me": "x"}, 2, "not valid JSON"),
