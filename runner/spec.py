@@ -73,7 +73,7 @@ def _data_spec(value: Any, located: Located, key: str) -> DataSpec:
         return DataSpec(path=value["path"], split=_split(split), file=located.file, line=line)
     source = value["source"]
     return DataSpec(
-        template=value["template"],
+        template=value.get("template"),  # optional for sources that are conversations (chat exports, datasets)
         source=source,  # a path, or a mapping with `path` and options of the source's format
         vars=dict(value.get("vars") or {}),
         split=_split(split),

@@ -46,7 +46,7 @@ def local_client(ws: Path) -> OpenAI:
 
 def test_example_workspace_end_to_end(example: Path) -> None:
     out = ok(ftrun(example, "plan"))
-    assert "Plan: 4 to create" in out and "Uploads: 4 file(s)" in out  # marv and marv-quick share one file
+    assert "Plan: 5 to create" in out and "Uploads: 5 file(s)" in out  # marv and marv-quick share one file
     assert ftrun(example, "plan", "--detailed-exitcode").returncode == 2
 
     out = ok(ftrun(example, "apply", "--auto-approve", "--wait"))
@@ -58,14 +58,14 @@ def test_example_workspace_end_to_end(example: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes." in result.stdout
 
-    # marv and marv-quick share one data file: it was uploaded once (faq's split makes two files, alice one).
+    # marv and marv-quick share one data file: it was uploaded once (faq's split makes two files, alice and lin one).
     state = json.loads((example / "state" / "local.json").read_text())
-    assert len(state["files"]) == 4
+    assert len(state["files"]) == 5
     client = local_client(example)
     uploaded = [f.filename for f in client.files.list(purpose="fine-tune")]
-    assert len(uploaded) == 4 and len([n for n in uploaded if n.startswith("marv.")]) == 1
+    assert len(uploaded) == 5 and len([n for n in uploaded if n.startswith("marv.")]) == 1
     jobs = list(client.fine_tuning.jobs.list())
-    assert len(jobs) == 4 and {j.status for j in jobs} == {"succeeded"}
+    assert len(jobs) == 5 and {j.status for j in jobs} == {"succeeded"}
 
     model = ok(ftrun(example, "output", "marv")).strip()
     assert model.startswith("ft:") and "marv" in model
@@ -73,7 +73,7 @@ def test_example_workspace_end_to_end(example: Path) -> None:
 
     status = json.loads(ok(ftrun(example, "status", "--json")))
     assert {e["experiment"]: e["status"] for e in status["experiments"]} == dict.fromkeys(
-        ("alice", "faq", "marv", "marv-quick"), "succeeded"
+        ("alice", "faq", "lin", "marv", "marv-quick"), "succeeded"
     )
 
     # A hyperparameter change plans a retrain naming it; a description change only updates state.
@@ -99,7 +99,7 @@ def test_example_workspace_end_to_end(example: Path) -> None:
 
 
 def only_marv(example: Path) -> None:
-    for name in ("marv-quick", "faq", "alice"):
+    for name in ("marv-quick", "faq", "alice", "lin"):
         (example / "experiments" / f"{name}.yaml").unlink()
 
 

@@ -4,18 +4,25 @@ The export is a CSV with the columns `time`, `sender` and `text` (names configur
 order. Messages are grouped into sessions wherever the gap between two messages exceeds `session_gap_minutes`;
 consecutive messages of one sender are merged (joined by a newline); the messages of `me` become assistant turns and
 everyone else's user turns. Sessions in which `me` never answers are dropped, and so are the messages after `me`'s
-last answer in a session (there is nothing to learn from them).
+last answer in a session (there is nothing to learn from them). The grouping, cleaning and scrubbing are the ones
+every chat export shares: see conversations.py.
 
 Each conversation is one record for the template, with the fields `messages` (a list of {"role", "content"}),
-`start` and `end` (ISO times), `participants` (the other senders) and `session` (1-based number).
+`start` and `end` (ISO times), `participants` (the other senders), `session` (1-based number) and `chat`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from runner.datasets.cleaning import Cleaning
+from runner.datasets.conversations import Conversation, ConversationError, GroupingOptions, Message
+from runner.datasets.conversations import conversations as group_conversations
+
+__all__ = ["ChatHistoryError", "ChatHistoryOptions", "Conversation", "conversations"]
 
 
 class ChatHistoryError(ValueError):
@@ -38,10 +45,11 @@ class ChatHistoryOptions:
     time_column: str = "time"
     sender_column: str = "sender"
     text_column: str = "text"
+    grouping: GroupingOptions = field(default_factory=GroupingOptions)
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> ChatHistoryOptions:
-        known = {"me", "session_gap_minutes", "time_column", "sender_column", "text_column"}
+        known = {"me", "time_column", "sender_column", "text_column", *GroupingOptions.KEYS}
         unknown = sorted(set(options) - known)
         if unknown:
             listed = ", ".join(sorted(known))
@@ -49,40 +57,11 @@ class ChatHistoryOptions:
         me = options.get("me")
         if not isinstance(me, str) or not me:
             raise ValueError("chat_history needs `me`: the sender whose messages become the assistant's answers")
-        gap = options.get("session_gap_minutes", 30)
-        if isinstance(gap, bool) or not isinstance(gap, int | float) or gap <= 0:
-            raise ValueError("`session_gap_minutes` must be a positive number")
+        grouping = GroupingOptions.from_mapping(options)
         cols = {k: options.get(k, getattr(cls, k)) for k in ("time_column", "sender_column", "text_column")}
         if not all(isinstance(v, str) and v for v in cols.values()):
             raise ValueError("column names must be non-empty strings")
-        return cls(me=me, session_gap_minutes=float(gap), **cols)
-
-
-@dataclass(frozen=True)
-class Conversation:
-    line: int  # the CSV line of the session's first message
-    session: int
-    start: datetime
-    end: datetime
-    messages: tuple[tuple[str, str], ...]  # (role, content)
-    participants: tuple[str, ...]
-
-    def as_fields(self) -> dict[str, Any]:
-        return {
-            "messages": [{"role": role, "content": content} for role, content in self.messages],
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "participants": list(self.participants),
-            "session": self.session,
-        }
-
-
-@dataclass
-class _Session:
-    line: int
-    start: datetime
-    end: datetime
-    turns: list[tuple[str, list[str]]]  # (sender, texts)
+        return cls(me=me, session_gap_minutes=grouping.session_gap_minutes, grouping=grouping, **cols)
 
 
 def _parse_time(value: Any, line: int) -> datetime:
@@ -98,9 +77,7 @@ def _parse_time(value: Any, line: int) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo is not None else when
 
 
-def _sessions(rows: Iterable[_Row], opts: ChatHistoryOptions) -> Iterator[_Session]:
-    gap = timedelta(minutes=opts.session_gap_minutes)
-    current: _Session | None = None
+def _messages(rows: Iterable[_Row], opts: ChatHistoryOptions) -> Iterator[Message]:
     for row in rows:
         fields = row.fields
         for col in (opts.time_column, opts.sender_column, opts.text_column):
@@ -108,33 +85,17 @@ def _sessions(rows: Iterable[_Row], opts: ChatHistoryOptions) -> Iterator[_Sessi
                 raise ChatHistoryError(f"the chat history has no column {col!r}", row.line)
         when = _parse_time(fields[opts.time_column], row.line)
         sender = str(fields[opts.sender_column]).strip()
-        text = str(fields[opts.text_column]).strip()
-        if not text:
-            continue
-        if current is not None and when < current.end:
-            raise ChatHistoryError(f"messages are not in time order ({when} is before {current.end})", row.line)
-        if current is None or when - current.end > gap:
-            if current is not None:
-                yield current
-            current = _Session(row.line, when, when, [])
-        current.end = when
-        if current.turns and current.turns[-1][0] == sender:
-            current.turns[-1][1].append(text)
-        else:
-            current.turns.append((sender, [text]))
-    if current is not None:
-        yield current
+        yield Message(row.line, "", when, sender, sender == opts.me, str(fields[opts.text_column]))
 
 
-def conversations(rows: Iterable[_Row], opts: ChatHistoryOptions) -> Iterator[Conversation]:
-    """Sessions of the export as conversations in which `me` is the assistant."""
-    number = 0
-    for session in _sessions(rows, opts):
-        turns = [("assistant" if s == opts.me else "user", "\n".join(texts), s) for s, texts in session.turns]
-        last_answer = max((i for i, t in enumerate(turns) if t[0] == "assistant"), default=-1)
-        if last_answer < 0 or not any(t[0] == "user" for t in turns[:last_answer]):
-            continue
-        kept = turns[: last_answer + 1]
-        number += 1
-        others = tuple(dict.fromkeys(s for role, _, s in kept if role == "user"))
-        yield Conversation(session.line, number, session.start, session.end, tuple((r, c) for r, c, _ in kept), others)
+def conversations(
+    rows: Iterable[_Row], opts: ChatHistoryOptions, cleaning: Cleaning | None = None
+) -> Iterator[Conversation]:
+    """Sessions of the export as conversations in which `me` is the assistant; what is left out is counted."""
+    grouping = opts.grouping
+    if grouping.session_gap_minutes != opts.session_gap_minutes:
+        grouping = GroupingOptions(opts.session_gap_minutes, grouping.max_message_chars, grouping.scrub)
+    try:
+        yield from group_conversations(_messages(rows, opts), grouping, cleaning or Cleaning())
+    except ConversationError as e:
+        raise ChatHistoryError(str(e), e.line) from e

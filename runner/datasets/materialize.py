@@ -11,12 +11,14 @@ import io
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.datasets.cache import ByteSink, DataCache, key_of
+from runner.datasets.cleaning import READERS_VERSION, Cleaning
+from runner.datasets.conversations import example_of
 from runner.datasets.records import DataSpec
-from runner.datasets.sources import SourceError, read_records, source_format
+from runner.datasets.sources import CONVERSATION_FORMATS, SourceError, read_records, source_format
 from runner.datasets.templates import TEMPLATES_DIR, RecordTemplate, TemplateFailure
 
 
@@ -31,6 +33,8 @@ class Material:
     line_map: tuple[int, ...] | None = None  # line i (1-based) of `path` came from line line_map[i-1] of `origin`
     template: str | None = None
     rendered: bool = False
+    # what reading the source left out or scrubbed (conversation formats)
+    cleaning: Cleaning | None = field(default=None, compare=False)
 
     def origin_line(self, line: int) -> int:
         if self.line_map is None:
@@ -64,25 +68,43 @@ def resolve_in_root(root: Path, relative: str, what: str) -> Path:
     return path
 
 
-def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
-    """(source line, example JSON text) for each record of a templated spec."""
-    assert spec.template is not None
+def _templated(spec: DataSpec) -> bool:
+    """Rendered from a source (through a template, or, for conversation formats, without one)."""
+    return spec.template is not None or (not spec.path and spec.source is not None)
+
+
+def render_lines(spec: DataSpec, root: Path, cleaning: Cleaning | None = None) -> Iterator[tuple[int, str]]:
+    """(source line, example JSON text) for each record of a templated spec (or a conversation source without
+    a template, whose conversations are the examples); what the source leaves out is counted in `cleaning`."""
     source = spec.source_path
     if not source:
         raise MaterializeError("a template needs a `source`", file=spec.file, line=spec.line, check="missing-source")
-    try:
-        template = RecordTemplate.load(root, spec.template)
-    except TemplateFailure as e:
-        if e.check == "template_not_found":  # no template file to point at: point at the spec line naming it
-            raise MaterializeError(
-                e.message, file=spec.file, line=spec.template_line or spec.line, check=e.check
-            ) from e
-        raise MaterializeError(e.message, file=e.template, line=e.template_line, check=e.check) from e
+    template = None
+    if spec.template is not None:
+        try:
+            template = RecordTemplate.load(root, spec.template)
+        except TemplateFailure as e:
+            if e.check == "template_not_found":  # no template file to point at: point at the spec line naming it
+                raise MaterializeError(
+                    e.message, file=spec.file, line=spec.template_line or spec.line, check=e.check
+                ) from e
+            raise MaterializeError(e.message, file=e.template, line=e.template_line, check=e.check) from e
     src = resolve_in_root(root, source, "source file")
     try:
         fmt = source_format(source, spec.source_fmt)
-        records = read_records(src, fmt, spec.source_opts)
+        if template is None and fmt not in CONVERSATION_FORMATS:
+            raise MaterializeError(
+                f"a source of format {fmt} needs a `template` (only {', '.join(CONVERSATION_FORMATS)} sources "
+                "are conversations by themselves)",
+                file=spec.file,
+                line=spec.line,
+                check="missing-template",
+            )
+        records = read_records(src, fmt, spec.source_opts, cleaning)
         for record in records:
+            if template is None:
+                yield record.line, example_of(record.fields, spec.vars)
+                continue
             try:
                 text = template.render(record.fields, spec.vars)
             except TemplateFailure as e:
@@ -98,21 +120,23 @@ def render_lines(spec: DataSpec, root: Path) -> Iterator[tuple[int, str]]:
         raise MaterializeError(e.args[0], file=source, line=e.line, check="source_error") from e
 
 
-def write_rendered(spec: DataSpec, root: Path, out: ByteSink) -> list[int]:
+def write_rendered(spec: DataSpec, root: Path, out: ByteSink, cleaning: Cleaning | None = None) -> list[int]:
     """Stream the exact bytes a spec trains on (before any split) to `out`: UTF-8 JSONL, one example per line.
 
     For a plain JSONL path these are the file's bytes. Returns the source line of each written example (for a
     plain path, its own line numbers are used and the list is empty). Raises MaterializeError naming the file and
     line at fault; `out` may then hold a partial rendering.
     """
-    if spec.template is None:
+    if not _templated(spec):
         if not spec.path:
-            raise MaterializeError("data needs a `path` or a `template`", file=spec.file, line=spec.line, check="spec")
+            raise MaterializeError(
+                "data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec"
+            )
         with resolve_in_root(root, spec.path, "data file").open("rb") as f:
             shutil.copyfileobj(f, out, 1 << 20)
         return []
     line_map: list[int] = []
-    for line, text in render_lines(spec, root):
+    for line, text in render_lines(spec, root, cleaning):
         out.write(text.encode("utf-8") + b"\n")
         line_map.append(line)
     return line_map
@@ -136,9 +160,11 @@ def _templates_digest(root: Path) -> str:
 
 def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
     """The bytes of a spec: its JSONL file, or its rendering stored in the cache (rendered again only on change)."""
-    if spec.template is None:
+    if not _templated(spec):
         if not spec.path:
-            raise MaterializeError("data needs a `path` or a `template`", file=spec.file, line=spec.line, check="spec")
+            raise MaterializeError(
+                "data needs a `path`, or a `source` (and a `template`)", file=spec.file, line=spec.line, check="spec"
+            )
         path = resolve_in_root(root, spec.path, "data file")
         return Material(path, cache.file_sha256(path), spec.path, spec.path)
     source = spec.source_path
@@ -147,6 +173,7 @@ def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
     src = resolve_in_root(root, source, "source file")
     key = key_of(
         "render",
+        READERS_VERSION,
         _templates_digest(root),
         spec.template,
         cache.file_sha256(src),
@@ -154,13 +181,15 @@ def materialize(spec: DataSpec, root: Path, cache: DataCache) -> Material:
         spec.source_fmt,
         json.dumps(dict(spec.source_opts), sort_keys=True, default=str),
     )
-    display = spec.display
+    display = spec.display if spec.template else source
     doc = cache.get("render", key)
     if doc is not None:
         blob = cache.blob_path(doc["sha256"])
         if blob.is_file():
-            return Material(blob, doc["sha256"], display, source, tuple(doc["line_map"]), spec.template, True)
+            cleaned = Cleaning.from_doc(doc.get("cleaning"))
+            return Material(blob, doc["sha256"], display, source, tuple(doc["line_map"]), spec.template, True, cleaned)
     line_map: list[int] = []
-    blob, digest = cache.store_stream(lambda out: line_map.extend(write_rendered(spec, root, out)))
-    cache.put("render", key, {"sha256": digest, "line_map": line_map})
-    return Material(blob, digest, display, source, tuple(line_map), spec.template, True)
+    cleaning = Cleaning()
+    blob, digest = cache.store_stream(lambda out: line_map.extend(write_rendered(spec, root, out, cleaning)))
+    cache.put("render", key, {"sha256": digest, "line_map": line_map, "cleaning": cleaning.to_doc()})
+    return Material(blob, digest, display, source, tuple(line_map), spec.template, True, cleaning)

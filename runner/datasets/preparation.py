@@ -82,6 +82,17 @@ def _diagnostics(m: Material, doc: Mapping[str, Any], experiment: str) -> list[D
     return out
 
 
+def _cleaning_diagnostics(m: Material, experiment: str) -> list[Diagnostic]:
+    """What reading the source left out or scrubbed, one info line per reason or kind, so that validate, plan and
+    render say it."""
+    if m.cleaning is None:
+        return []
+    return [
+        Diagnostic(Severity.INFO, message, file=m.origin, experiment=experiment, check=check)
+        for check, message in m.cleaning.lines()
+    ]
+
+
 def _dataset(role: str, m: Material, doc: Mapping[str, Any]) -> Dataset:
     stats = TokenStats(**doc["stats"])
     counts = tuple(sorted((str(k), int(v)) for k, v in doc["counts"].items()))
@@ -163,6 +174,7 @@ def _prepare(
     materials: list[tuple[str, Material]] = []
     try:
         train_m = materialize(training, root, cache)
+        diags += _cleaning_diagnostics(train_m, experiment)
         if training.split is not None:
             if validation is not None:
                 diags.append(
@@ -197,7 +209,9 @@ def _prepare(
         diags.append(_failure(e, "training", training, experiment))
     if validation is not None and training.split is None:
         try:
-            materials.append(("validation", materialize(validation, root, cache)))
+            val_m = materialize(validation, root, cache)
+            diags += _cleaning_diagnostics(val_m, experiment)
+            materials.append(("validation", val_m))
         except MaterializeError as e:
             diags.append(_failure(e, "validation", validation, experiment))
 

@@ -3,6 +3,10 @@
 Formats: `csv` (a header row, then one record per row), `jsonl` (one object per line), `json` (an array of objects),
 and `chat_history` (a CSV export of messages with columns time, sender, text, turned into one record per
 conversation; see `chat_history.py`). Without an explicit format the file's extension decides.
+
+Chat exports (`wechat`, `chatlog`, `telegram`, `whatsapp`: see exports/) and dataset formats (`alpaca`,
+`sharegpt`, `prompt_completion`: see dataset_formats.py) become one record per conversation, with `messages`; for
+those (and `chat_history`) a template is optional. What they leave out or scrub is counted in a Cleaning tally.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ from typing import Any
 
 from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
 from runner.datasets.jsonparse import JsonLineError, decode, decode_at, parse_line, utf8_error
+from runner.datasets.cleaning import Cleaning
 
-FORMATS = ("csv", "jsonl", "json", "chat_history")
+EXPORT_FORMATS = ("wechat", "chatlog", "telegram", "whatsapp")
+DATASET_FORMATS = ("alpaca", "sharegpt", "prompt_completion")
+# formats whose records are conversations (`messages`): a template is optional for them
+CONVERSATION_FORMATS = ("chat_history", *EXPORT_FORMATS, *DATASET_FORMATS)
+FORMATS = ("csv", "jsonl", "json", *CONVERSATION_FORMATS)
 
 
 class SourceError(ValueError):
@@ -144,8 +153,21 @@ def json_array_records(text: str) -> Iterator[Record]:
         raise SourceError("expected ',' or ']' in the JSON array", line_at(i))
 
 
-def read_records(data: bytes | Path, fmt: str, options: Mapping[str, Any]) -> Iterator[Record]:
-    """The records of a source given as bytes or as a file (streamed line by line, except a JSON array)."""
+def read_records(
+    data: bytes | Path, fmt: str, options: Mapping[str, Any], cleaning: Cleaning | None = None
+) -> Iterator[Record]:
+    """The records of a source given as bytes or as a file (streamed line by line, except a JSON array); what a
+    conversation format leaves out or scrubs is counted in `cleaning`."""
+    if fmt in EXPORT_FORMATS:
+        from runner.datasets.exports import read_export  # the readers use this module's helpers
+
+        yield from read_export(data, fmt, options, cleaning if cleaning is not None else Cleaning())
+        return
+    if fmt in DATASET_FORMATS:
+        from runner.datasets.dataset_formats import read_dataset
+
+        yield from read_dataset(data, fmt, options, cleaning if cleaning is not None else Cleaning())
+        return
     if isinstance(data, Path):
         text: str | Iterable[str] = _text(data.read_bytes()) if fmt == "json" else decoded_lines(data)
     else:
@@ -163,9 +185,14 @@ def read_records(data: bytes | Path, fmt: str, options: Mapping[str, Any]) -> It
         except ValueError as e:
             raise SourceError(str(e), None) from e
         try:
-            for conv in conversations(csv_records(text), opts):
+            for conv in conversations(csv_records(text), opts, cleaning):
                 yield Record(conv.line, conv.as_fields())
         except ChatHistoryError as e:
-            raise SourceError(str(e), e.line) from e
+            hint = ""
+            if "has no column" in str(e):  # perhaps an export of another format
+                from runner.datasets.exports.sniff import hint_for
+
+                hint = hint_for("chat_history", data)
+            raise SourceError(f"{e}{hint}", e.line) from e
     else:
         raise SourceError(f"unknown source format {fmt!r}", None)
