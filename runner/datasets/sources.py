@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.datasets.chat_history import ChatHistoryError, ChatHistoryOptions, conversations
-from runner.datasets.jsonparse import JsonLineError, decode, decode_at, parse_line, utf8_error
 from runner.datasets.cleaning import Cleaning
+from runner.datasets.jsonparse import JsonLineError, decode, decode_at, parse_line, utf8_error
 
 EXPORT_FORMATS = ("wechat", "chatlog", "telegram", "whatsapp")
 DATASET_FORMATS = ("alpaca", "sharegpt", "prompt_completion")
