@@ -108,6 +108,9 @@ def get_encoding(name: str) -> tiktoken.Encoding:
                 mergeable_ranks=load_ranks(name),
                 special_tokens=dict(spec.special_tokens),
             )
+            # The first encode initialises the engine lazily: do it here, once, so that scan workers forked from
+            # this process inherit it instead of each paying for it (it halved the parallel scan's gain).
+            enc.encode_ordinary("Warm up: 123 words, 消息 and more.\n")
             _cache[name] = enc
         return enc
 
