@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,6 +24,7 @@ from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, Spec
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
+from runner.selection import Selection, candidates_of, select, select_options
 from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
@@ -170,6 +171,7 @@ def _plan(
     *,
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    selection: Selection | None = None,
 ) -> Plan:
     """The plan against the target's state, from one refresh of the target (loaded is None in destroy mode)."""
     names = {e.name for e in loaded.experiments} if loaded else set()
@@ -189,7 +191,19 @@ def _plan(
         diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
         mode=mode,
         delete_models=delete_models,
+        selection=selection,
     )
+
+
+def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state: State) -> Selection | None:
+    """The experiments --select/--exclude choose among the specs and what state records (None: all of them)."""
+    if not selectors and not excludes:
+        return None
+    from runner.spec import load_experiments
+
+    specs, _ = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
+    found = candidates_of(((e.name, e.labels) for e in specs), {n: es.metadata for n, es in state.experiments.items()})
+    return select(selectors, excludes, found)
 
 
 def _print_plan(c: Context, p: Plan, *, as_json: bool = False, markdown: bool = False) -> None:
@@ -250,6 +264,7 @@ def validate(c: Context, as_json: bool) -> None:
     default=None,
     help="Save the plan to FILE; `ftrun apply FILE` then applies exactly it (or refuses if stale).",
 )
+@select_options
 @pass_ctx
 @_handle_errors
 def plan(
@@ -261,14 +276,17 @@ def plan(
     destroy: bool,
     delete_models: bool,
     out: Path | None,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
 ) -> None:
     """Show what apply would do: what would train, why, from which data and at what cost."""
     if delete_models and not destroy:
         raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
-    loaded = None if destroy else _load(c)
     state = c.store.load_or_new(c.target.name)
+    selection = _select(c, selectors, excludes, state)
+    loaded = None if destroy else _load(c, selection.names if selection else ())
     mode = Mode.DESTROY if destroy else Mode.APPLY
-    p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+    p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models, selection=selection)
     if out is not None and not p.has_errors:
         out.write_text(plan_json(p) + "\n", encoding="utf-8")
     _print_plan(c, p, as_json=as_json, markdown=markdown)
@@ -285,6 +303,7 @@ def plan(
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@select_options
 @pass_ctx
 @_handle_errors
 def apply(
@@ -295,6 +314,8 @@ def apply(
     timeout: float | None,
     as_json: bool,
     plan_file: Path | None,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
 ) -> None:
     """Make the target match the experiments: upload data once, create, track or cancel jobs.
 
@@ -303,15 +324,20 @@ def apply(
     saved = _read_saved_plan(plan_file) if plan_file else None
     if as_json and not auto_approve and saved is None:
         raise FtrunError("--json needs --auto-approve (or a saved plan): there is no one to ask")
+    if saved is not None and (selectors or excludes):
+        raise FtrunError("a saved plan applies the selection it was made with: drop --select/--exclude")
     mode = Mode(saved.get("mode", Mode.APPLY.value)) if saved else Mode.APPLY
     delete_models = bool(saved.get("delete_models")) if saved else False
     if saved is not None:
         retrain = tuple(saved.get("retrain") or ())
-    loaded = _load(c) if mode is Mode.APPLY else None
+        selection = Selection.from_dict(saved["selection"]) if saved.get("selection") else None
+    else:
+        selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    loaded = _load(c, selection.names if selection else ()) if mode is Mode.APPLY else None
     provider = c.provider()
     with c.lock(str(mode)):
         state = c.store.load_or_new(c.target.name)
-        p = _plan(c, loaded, state, provider, retrain, mode=mode, delete_models=delete_models)
+        p = _plan(c, loaded, state, provider, retrain, mode=mode, delete_models=delete_models, selection=selection)
         if saved is not None:
             reasons = stale_reasons(saved, p)
             if reasons:
@@ -331,7 +357,7 @@ def apply(
             applier.apply(p)
             _print_completion(c, "Destroy" if mode is Mode.DESTROY else "Apply", applier, as_json=as_json)
     if wait and mode is Mode.APPLY:
-        _wait(c, applier, timeout)
+        _wait(c, applier, timeout, selection)
 
 
 def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, state: State, *, as_json: bool) -> Applier:
@@ -361,11 +387,11 @@ def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool
         c.out.print("\n" + completion_line(title, applier.events, always))
 
 
-def _wait(c: Context, applier: Applier, timeout: float | None) -> None:
-    """Track every current job until it settles; Ctrl-C stops watching, never the jobs."""
+def _wait(c: Context, applier: Applier, timeout: float | None, selection: Selection | None = None) -> None:
+    """Track every current job (of the selection) until it settles; Ctrl-C stops watching, never the jobs."""
     from runner.views.progress import ConsoleObserver
 
-    names = sorted(applier.state.experiments)
+    names = sorted(n for n in applier.state.experiments if selection is None or n in selection)
     assert isinstance(applier.observer, ConsoleObserver)
     try:
         with applier.observer.live():
@@ -416,11 +442,18 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--markdown", is_flag=True, help="Print a pull-request comment: jobs, models, losses, loss charts, cost.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
-    """The current run of every experiment in state."""
-    state = _live_state(c, c.store.load_or_new(c.target.name), offline)
+def status(
+    c: Context, as_json: bool, markdown: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
+) -> None:
+    """The current run of every experiment in state (or of those selected)."""
+    state = c.store.load_or_new(c.target.name)
+    selection = _select(c, selectors, excludes, state)
+    if selection is not None:
+        state = replace(state, experiments={n: es for n, es in state.experiments.items() if n in selection})
+    state = _live_state(c, state, offline)
     rows = [reports.run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
     if markdown:
         from runner.datasets.pricing import actual_cost
@@ -455,28 +488,51 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def show(c: Context, name: str, as_json: bool, offline: bool) -> None:
-    """Every run of one experiment (its history), newest last: losses, checkpoints, what changed, cost."""
+def show(
+    c: Context, name: str | None, as_json: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
+) -> None:
+    """Every run of one experiment NAME (or of those selected), newest last: losses, checkpoints, changes, cost."""
+    from runner.datasets.pricing import actual_cost
     from runner.run_details import gather
 
-    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
-    details = gather(es, None if offline else c.provider())
+    state = c.store.load_or_new(c.target.name)
+    if name is not None and (selectors or excludes):
+        raise FtrunError("give NAME or --select, not both")
+    if name is None:
+        selection = _select(c, selectors, excludes, state)
+        if selection is None:
+            raise FtrunError("show needs an experiment: NAME, or --select SELECTOR")
+        names = [n for n in selection.names if n in state.experiments]
+        if not names:
+            raise FtrunError(f"none of the selected experiments is in the state of target '{c.target.name}'")
+    else:
+        names = [name]
+    provider = None if offline else c.provider()
+    docs = []
+    for n in names:
+        es = _experiment_state(c, n, state)
+        details = gather(es, provider)
+        if as_json:
+            docs.append(reports.show_document(n, es, details))
+            continue
+
+        def cost(run: Any) -> float | None:
+            model = str(run.inputs.get("model"))
+            return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+        if n != names[0]:
+            c.out.print("")
+        for line in reports.show_lines(n, c.target.name, es, details, cost):
+            c.out.print(line)
     if as_json:
-        c.out.print_json(json.dumps(reports.show_document(name, es, details), ensure_ascii=False))
-        return
-    from runner.datasets.pricing import actual_cost
-
-    def cost(run: Any) -> float | None:
-        model = str(run.inputs.get("model"))
-        return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
-
-    for line in reports.show_lines(name, c.target.name, es, details, cost):
-        c.out.print(line)
+        doc = docs[0] if name is not None else {"experiments": docs}
+        c.out.print_json(json.dumps(doc, ensure_ascii=False))
 
 
 @cli.command()
@@ -602,19 +658,29 @@ def logs(c: Context, name: str, follow: bool, as_json: bool) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do it without asking for confirmation.")
 @click.option("--delete-models", is_flag=True, help="Also delete the fine-tuned models (they are kept otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
+@select_options
 @pass_ctx
 @_handle_errors
-def destroy(c: Context, auto_approve: bool, delete_models: bool, as_json: bool) -> None:
-    """Cancel every active job and forget every experiment of the target; models are kept unless asked.
+def destroy(
+    c: Context,
+    auto_approve: bool,
+    delete_models: bool,
+    as_json: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
+    """Cancel every active job and forget every experiment of the target (or those selected); models are kept
+    unless asked.
 
     `ftrun plan --destroy [--delete-models]` shows the same plan (as text, Markdown or JSON) without acting.
     """
     if as_json and not auto_approve:
         raise FtrunError("--json needs --auto-approve: there is no one to ask")
     provider = c.provider()
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
     with c.lock("destroy"):
         state = c.store.load_or_new(c.target.name)
-        p = _plan(c, None, state, provider, mode=Mode.DESTROY, delete_models=delete_models)
+        p = _plan(c, None, state, provider, mode=Mode.DESTROY, delete_models=delete_models, selection=selection)
         if as_json:
             c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
         else:

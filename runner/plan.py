@@ -16,6 +16,7 @@ from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
 from runner.remote import RemoteJob, Snapshot
+from runner.selection import Selection
 from runner.spec import Experiment
 from runner.state import Run, State
 
@@ -145,6 +146,7 @@ class Plan:
     retrain: tuple[str, ...] = ()
     mode: Mode = Mode.APPLY
     delete_models: bool = False  # destroy mode: the plan deletes the fine-tuned models too
+    selection: Selection | None = None  # --select: only these experiments are planned; the others are left alone
     format_version: int = PLAN_FORMAT_VERSION
 
     @property
@@ -206,11 +208,18 @@ def make_plan(
     diagnostics: Sequence[Diagnostic] = (),
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    selection: Selection | None = None,
 ) -> Plan:
     """What apply would do. In destroy mode `desired` is ignored: everything in state is removed, and with
-    `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise)."""
+    `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise).
+
+    With a `selection`, only the experiments it names are planned: one it leaves out is neither created nor
+    removed, whatever its spec or state says."""
     if mode is Mode.DESTROY:
         desired = ()
+    if selection is not None:
+        desired = [d for d in desired if d.experiment.name in selection]
+        state = replace(state, experiments={k: v for k, v in state.experiments.items() if k in selection})
     changes: list[Change] = []
     refresh: list[Refresh] = []
     drift: list[Drift] = []
@@ -322,6 +331,7 @@ def make_plan(
         retrain=tuple(sorted(retrain)),
         mode=mode,
         delete_models=delete_models,
+        selection=selection,
     )
 
 
@@ -343,6 +353,8 @@ def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:
             continue  # no state yet, then or now: the lineage is not set until the first write
         if saved.get(key) != now[key]:
             reasons.append(f"the state's {key} is {now[key]!r}, the plan was made at {saved.get(key)!r}")
+    if (saved.get("selection") or None) != now["selection"]:
+        reasons.append("it was made for another selection of experiments")
     if set(saved.get("data") or {}) != set(now["data"]):
         reasons.append("the data it was made from changed")
     if not reasons and _signature(saved.get("changes") or []) != _signature(now["changes"]):

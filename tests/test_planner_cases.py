@@ -14,6 +14,7 @@ import yaml
 from runner.datasets import Dataset, DataSpec
 from runner.plan import Action, Desired, Estimate, Mode, Plan, make_plan
 from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, TAG_WORKSPACE, RemoteJob, Snapshot
+from runner.selection import Selection
 from runner.spec import Experiment
 from runner.state import ExperimentState, Run, State
 
@@ -90,6 +91,7 @@ def plan_of(case: dict[str, Any]) -> Plan:
         budget_max_usd=options.get("budget_max_usd"),
         mode=Mode(options.get("mode", "apply")),
         delete_models=bool(options.get("delete_models")),
+        selection=Selection(("test",), (), tuple(sorted(options["select"]))) if "select" in options else None,
     )
 
 

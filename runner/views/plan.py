@@ -121,8 +121,19 @@ def summary_line(plan: Plan) -> str:
     return f"[bold]Plan:[/bold] {', '.join(parts)}.{spend}."
 
 
+def selection_line(plan: Plan) -> str | None:
+    """`Selected (-s marv): marv. Other experiments are left as they are.`"""
+    if plan.selection is None:
+        return None
+    names = ", ".join(plan.selection.names)
+    return f"Selected ({plan.selection.describe()}): {names}. Other experiments are left as they are."
+
+
 def plan_text(plan: Plan) -> str:
     out: list[str] = []
+    selected = selection_line(plan)
+    if selected:
+        out += [f"[bold]{escape(selected)}[/bold]", ""]
     if plan.drift:
         out.append("[bold yellow]Note: jobs changed outside ftrun:[/bold yellow]")
         for d in plan.drift:
@@ -177,6 +188,9 @@ def plan_markdown(plan: Plan) -> str:
     """A pull-request comment."""
     title = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
     out = [f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
+    selected = selection_line(plan)
+    if selected:
+        out += [selected, ""]
     if plan.drift:
         out.append("**Changed outside ftrun:**")
         out += [f"- `{d.experiment}`: job `{d.job_id}` {d.recorded_status} → {d.remote_status}" for d in plan.drift]

@@ -1,0 +1,170 @@
+"""Selection: which experiments a command acts on (`--select` / `-s` and `--exclude`).
+
+A selector is a name (`marv`), a glob (`marv*`), a label (`label:chat`), or a name with `+` for a chain: `+name` is
+the experiment and everything it builds on, `name+` the experiment and everything built on it. Several selectors are
+a union; `--exclude` (the same forms) takes experiments away. A selector that matches nothing is an error naming it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from runner.diagnostics import FtrunError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LABEL_PREFIX = "label:"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An experiment that can be selected: from a spec, or only from state (its spec removed)."""
+
+    name: str
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the selectors asked for and the experiments they chose (`names`), for plans and their renderings."""
+
+    selectors: tuple[str, ...]
+    excludes: tuple[str, ...]
+    names: tuple[str, ...]  # sorted
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    @staticmethod
+    def from_dict(doc: Mapping[str, Any]) -> Selection:
+        """A selection as a saved plan records it."""
+        return Selection(
+            tuple(doc.get("selectors") or ()), tuple(doc.get("excludes") or ()), tuple(sorted(doc.get("names") or ()))
+        )
+
+    def describe(self) -> str:
+        """`-s marv -s label:chat --exclude marv-quick`"""
+        parts = [f"-s {s}" for s in self.selectors] + [f"--exclude {e}" for e in self.excludes]
+        return " ".join(parts)
+
+
+def no_dependencies(name: str) -> tuple[str, ...]:
+    """The experiments `name` builds on: none until specs can name another experiment as their model."""
+    return ()
+
+
+def _closure(start: str, edges: Callable[[str], Iterable[str]]) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in edges(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def matches(
+    selector: str,
+    candidates: Sequence[Candidate],
+    upstream: Callable[[str], Iterable[str]] = no_dependencies,
+) -> set[str]:
+    """The names one selector picks out of `candidates`."""
+    names = {c.name for c in candidates}
+    if selector.startswith(LABEL_PREFIX):
+        label = selector[len(LABEL_PREFIX) :]
+        return {c.name for c in candidates if label in c.labels}
+    before, after = selector.startswith("+"), selector.endswith("+") and len(selector) > 1
+    core = selector[1 if before else 0 : len(selector) - 1 if after else len(selector)]
+    base = {n for n in names if fnmatch.fnmatchcase(n, core)} if _is_glob(core) else ({core} & names)
+    out = set(base)
+    if before:
+        for n in base:
+            out |= _closure(n, upstream) & names
+    if after:
+
+        def downstream(n: str) -> list[str]:
+            return [m for m in names if n in upstream(m)]
+
+        for n in base:
+            out |= _closure(n, downstream)
+    return out
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def select(
+    selectors: Sequence[str],
+    excludes: Sequence[str],
+    candidates: Sequence[Candidate],
+    upstream: Callable[[str], Iterable[str]] = no_dependencies,
+) -> Selection | None:
+    """The experiments chosen by `selectors` less those of `excludes`; None when no selector narrows anything."""
+    if not selectors and not excludes:
+        return None
+    chosen: set[str] = set()
+    unmatched = []
+    for s in selectors:
+        found = matches(s, candidates, upstream)
+        if not found:
+            unmatched.append(s)
+        chosen |= found
+    if not selectors:
+        chosen = {c.name for c in candidates}
+    for e in excludes:
+        found = matches(e, candidates, upstream)
+        if not found:
+            unmatched.append(e)
+        chosen -= found
+    if unmatched:
+        known = ", ".join(sorted({c.name for c in candidates})) or "none"
+        raise FtrunError(
+            f"no experiment matches {', '.join(repr(u) for u in unmatched)} (experiments: {known})",
+            hint="select by name, glob (marv*), label (label:chat), or +name / name+ for what a chain builds on",
+        )
+    if not chosen:
+        raise FtrunError(f"the selection {_describe(selectors, excludes)} leaves no experiment")
+    return Selection(tuple(selectors), tuple(excludes), tuple(sorted(chosen)))
+
+
+def _describe(selectors: Sequence[str], excludes: Sequence[str]) -> str:
+    return Selection(tuple(selectors), tuple(excludes), ()).describe()
+
+
+def candidates_of(
+    specs: Iterable[tuple[str, Sequence[str]]], state_experiments: Mapping[str, Mapping[str, Any]]
+) -> list[Candidate]:
+    """Spec experiments (name, labels), plus those only state knows (labels as state recorded them)."""
+    out = {name: Candidate(name, tuple(labels)) for name, labels in specs}
+    for name, metadata in state_experiments.items():
+        if name not in out:
+            out[name] = Candidate(name, tuple(metadata.get("labels") or ()))
+    return sorted(out.values(), key=lambda c: c.name)
+
+
+def select_options(fn: F) -> F:
+    """`--select/-s SELECTOR` (repeatable) and `--exclude SELECTOR` (repeatable) on a command."""
+    fn = click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Leave out the experiments SELECTOR matches (same forms as --select; repeatable).",
+    )(fn)
+    fn = click.option(
+        "--select",
+        "-s",
+        "selectors",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Act only on these experiments: a name, a glob (marv*), label:LABEL, +name (with what it builds on) "
+        "or name+ (with what builds on it). Repeatable: a union.",
+    )(fn)
+    return fn

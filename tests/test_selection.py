@@ -1,0 +1,123 @@
+"""Selection: --select/-s and --exclude on plan, apply, status, show and destroy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from workspaces import Workspace
+
+from runner.cli import cli
+from runner.diagnostics import FtrunError
+from runner.selection import Candidate, candidates_of, select
+
+CANDIDATES = [
+    Candidate("marv", ("example", "chat")),
+    Candidate("marv-quick", ("example",)),
+    Candidate("faq", ("example", "template")),
+    Candidate("alice", ("example", "template")),
+    Candidate("base"),
+]
+
+
+def chosen(*selectors: str, exclude: tuple[str, ...] = (), upstream=None) -> list[str]:  # type: ignore[no-untyped-def]
+    sel = select(selectors, exclude, CANDIDATES, *([upstream] if upstream else []))
+    assert sel is not None
+    return list(sel.names)
+
+
+def test_names_globs_labels_are_a_union_and_exclude_subtracts() -> None:
+    assert chosen("marv") == ["marv"]
+    assert chosen("marv*") == ["marv", "marv-quick"]
+    assert chosen("label:template") == ["alice", "faq"]
+    assert chosen("label:template", "marv") == ["alice", "faq", "marv"]
+    assert chosen("label:example", exclude=("marv*",)) == ["alice", "faq"]
+    assert chosen(exclude=("label:example",)) == ["base"]
+    assert select((), (), CANDIDATES) is None
+
+
+def test_a_selector_matching_nothing_is_an_error_naming_it() -> None:
+    with pytest.raises(FtrunError, match="'sarcastic', 'label:nope'"):
+        select(("marv", "sarcastic", "label:nope"), (), CANDIDATES)
+    with pytest.raises(FtrunError, match="'zzz'"):
+        select(("marv",), ("zzz",), CANDIDATES)
+    with pytest.raises(FtrunError, match="leaves no experiment"):
+        select(("marv",), ("marv",), CANDIDATES)
+
+
+def test_chains_follow_the_dependency_function() -> None:
+    builds_on = {"marv": ("base",), "marv-quick": ("marv",)}
+
+    def upstream(name: str) -> tuple[str, ...]:
+        return builds_on.get(name, ())
+
+    assert chosen("+marv-quick", upstream=upstream) == ["base", "marv", "marv-quick"]
+    assert chosen("base+", upstream=upstream) == ["base", "marv", "marv-quick"]
+    assert chosen("marv+", upstream=upstream) == ["marv", "marv-quick"]
+    assert chosen("+marv") == ["marv"]  # no chains today: the experiment alone
+
+
+def test_state_only_experiments_are_selectable_by_their_recorded_labels() -> None:
+    found = candidates_of([("marv", ["chat"])], {"old": {"labels": ["chat"]}, "marv": {"labels": []}})
+    assert [(c.name, c.labels) for c in found] == [("marv", ("chat",)), ("old", ("chat",))]
+
+
+def run(ws: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["-C", str(ws), "--no-color", *args])
+    return result.exit_code, result.output
+
+
+def test_plan_select_on_the_example_workspace(example_workspace: Path) -> None:
+    code, out = run(example_workspace, "plan", "-s", "marv")
+    assert code == 0, out
+    assert "Selected (-s marv): marv. Other experiments are left as they are." in out
+    assert "Plan: 1 to create" in out and '"marv-quick"' not in out
+    code, out = run(example_workspace, "plan", "-s", "label:template", "--json")
+    doc = json.loads(out)
+    assert sorted(c["experiment"] for c in doc["changes"]) == ["alice", "faq"]
+    assert doc["selection"] == {"selectors": ["label:template"], "excludes": [], "names": ["alice", "faq"]}
+    code, out = run(example_workspace, "plan", "--markdown", "-s", "marv*", "--exclude", "marv")
+    assert code == 0 and "Selected (-s marv* --exclude marv): marv-quick." in out
+    code, out = run(example_workspace, "plan", "-s", "sarcastic")
+    assert code == 1 and "no experiment matches 'sarcastic'" in out
+
+
+def test_apply_select_applies_only_the_selection_and_never_forgets_the_others(workspace: Workspace) -> None:
+    ws = workspace.root
+    try:
+        code, out = run(ws, "apply", "--auto-approve", "-s", "alpha")
+        assert code == 0, out
+        state = json.loads((ws / "state" / "local.json").read_text())
+        assert list(state["experiments"]) == ["alpha"]
+        code, out = run(ws, "plan", "-s", "alpha", "--detailed-exitcode")
+        assert code == 0 and "No changes." in out, out
+        code, out = run(ws, "plan", "--json")
+        assert [(c["experiment"], c["action"]) for c in json.loads(out)["changes"]] == [
+            ("alpha", "no-op"),
+            ("beta", "create"),
+        ]
+
+        # alpha's spec goes: a plan selecting beta leaves alpha alone; a saved selected plan applies only beta.
+        (ws / "experiments" / "alpha.yaml").unlink()
+        code, out = run(ws, "plan", "-s", "beta", "--out", str(ws / "beta.plan"))
+        assert code == 0 and "alpha" not in out.replace("Selected (-s beta)", ""), out
+        code, out = run(ws, "apply", str(ws / "beta.plan"), "-s", "alpha")
+        assert code == 1 and "drop --select" in out
+        code, out = run(ws, "apply", str(ws / "beta.plan"))
+        assert code == 0, out
+        state = json.loads((ws / "state" / "local.json").read_text())
+        assert sorted(state["experiments"]) == ["alpha", "beta"]
+
+        code, out = run(ws, "status", "-s", "beta", "--json")
+        assert [e["experiment"] for e in json.loads(out)["experiments"]] == ["beta"]
+        code, out = run(ws, "show", "-s", "*", "--offline", "--json")
+        assert [d["experiment"] for d in json.loads(out)["experiments"]] == ["alpha", "beta"]
+
+        code, out = run(ws, "destroy", "--auto-approve", "-s", "beta")
+        assert code == 0, out
+        state = json.loads((ws / "state" / "local.json").read_text())
+        assert list(state["experiments"]) == ["alpha"]
+    finally:
+        run(ws, "destroy", "--auto-approve")
