@@ -76,9 +76,14 @@ class Applier:
     # -- the walk --------------------------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> State:
         """Walk the plan's changes (an apply or a destroy plan); `events` then says what actually happened."""
+        for change in plan.ordered():
+            if change.action is Action.MOVE:  # first: the refresh and every other change use the new names
+                self._move(change)
         self._refresh(plan)
         for change in plan.ordered():
             match change.action:
+                case Action.MOVE:
+                    pass  # done above
                 case Action.CANCEL:
                     self._cancel_and_forget(change)
                 case Action.FORGET:
@@ -166,6 +171,12 @@ class Applier:
         self.state = self.state.without_experiment(change.experiment)
         self._save()
         self._emit(ev.ExperimentForgotten(change.experiment, change.notes))
+
+    def _move(self, change: Change) -> None:
+        assert change.moved_from
+        self.state = self.state.renamed(change.moved_from, change.experiment)
+        self._save()
+        self._emit(ev.ExperimentMoved(change.moved_from, change.experiment))
 
     def _cancel_and_forget(self, change: Change) -> None:
         assert change.job_id

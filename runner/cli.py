@@ -694,6 +694,132 @@ def destroy(
         _print_completion(c, "Destroy", applier, as_json=as_json)
 
 
+@cli.group("state")
+def state_group() -> None:
+    """Read and edit the state by hand (list, show, rm, mv), without touching the target."""
+
+
+@state_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@select_options
+@pass_ctx
+@_handle_errors
+def state_list(c: Context, as_json: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]) -> None:
+    """Every experiment the state records (or those selected): current job, status, model, runs."""
+    from runner import state_commands
+
+    state = c.store.load_or_new(c.target.name)
+    rows = state_commands.list_rows(state, _select(c, selectors, excludes, state))
+    if as_json:
+        c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
+        return
+    for row in rows:
+        model = f" {row['fine_tuned_model']}" if row["fine_tuned_model"] else ""
+        c.out.print(
+            f"{escape(row['experiment'])}  {escape(str(row['current']))} {escape(str(row['status']))}"
+            f"{escape(model)}  ({row['runs']} run{'s' if row['runs'] != 1 else ''})"
+        )
+
+
+@state_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+@_handle_errors
+def state_show(c: Context, name: str, as_json: bool) -> None:
+    """Everything the state records for experiment NAME."""
+    from runner import state_commands
+
+    doc = state_commands.show_document(c.store.load_or_new(c.target.name), name)
+    if as_json:
+        c.out.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    c.out.print(f"[bold]{escape(name)}[/bold] (current: {escape(str(doc['current']))})")
+    for key, value in sorted(doc["metadata"].items()):
+        c.out.print(f"  {escape(key)}: {escape(json.dumps(value, ensure_ascii=False))}")
+    for run in doc["runs"]:
+        mark = "*" if run["job_id"] == doc["current"] else " "
+        model = run["fine_tuned_model"] or "-"
+        c.out.print(f"  {mark} {escape(run['job_id'])}  {escape(run['status'])}  {escape(model)}")
+
+
+def _edit_state(c: Context, operation: str, edit: Callable[[State], State], done: str) -> None:
+    with c.lock(operation):
+        store = c.store
+        state = store.load()
+        if state is None:
+            raise FtrunError(f"target '{c.target.name}' has no state yet: nothing to {operation.split()[-1]}")
+        store.save(edit(state))
+    c.out.print(f"{escape(done)} The previous state is in {escape(c.ws.relative(store.backup_path))}.")
+
+
+@state_group.command("rm")
+@click.argument("name")
+@pass_ctx
+@_handle_errors
+def state_rm(c: Context, name: str) -> None:
+    """Forget experiment NAME: its jobs and models stay on the target, untouched."""
+    from runner import state_commands
+
+    _edit_state(
+        c,
+        "state rm",
+        lambda s: state_commands.remove(s, name),
+        f"Removed {name} from the state of target '{c.target.name}'; its jobs and models are untouched.",
+    )
+
+
+@state_group.command("mv")
+@click.argument("old")
+@click.argument("new")
+@pass_ctx
+@_handle_errors
+def state_mv(c: Context, old: str, new: str) -> None:
+    """Rename experiment OLD to NEW in state (its runs and models carry over; nothing retrains)."""
+    from runner import state_commands
+
+    _edit_state(c, "state mv", lambda s: state_commands.move(s, old, new), f"Moved {old} to {new}.")
+
+
+@cli.command("import")
+@click.argument("name")
+@click.argument("job_id")
+@pass_ctx
+@_handle_errors
+def import_command(c: Context, name: str, job_id: str) -> None:
+    """Adopt job JOB_ID, created outside ftrun, as the current run of experiment NAME (whose spec must exist)."""
+    from runner import importing
+    from runner.fingerprint import diff
+
+    loaded = _load(c, [name])
+    if not loaded.desired:
+        raise FtrunError(f"no experiment named '{name}' in experiments/ (import needs its spec)")
+    d = loaded.desired[0]
+    provider = c.provider()
+    job = provider.get_job(job_id)
+    if job is None:
+        raise FtrunError(f"target '{c.target.name}' has no job {job_id}")
+    with c.lock("import"):
+        state = c.store.load_or_new(c.target.name)
+        files = {f: provider.get_file(f) for f in (job.training_file, job.validation_file) if f}
+        shas = {
+            f: importing.file_sha256(f, state, remote.filename if remote else None, provider.file_sha256)
+            for f, remote in files.items()
+        }
+        new = importing.import_job(state, d, job, shas, {f: r for f, r in files.items() if r is not None})
+        run = new.experiments[name].current_run
+        assert run is not None
+        c.store.save(new)
+    c.out.print(f"Imported job {escape(job.id)} ({escape(job.status)}) as the current run of {escape(name)}.")
+    fields = diff(run.inputs, d.inputs)
+    if not fields:
+        c.out.print("It trained what the spec asks for: `ftrun plan` shows no change for it.")
+    else:
+        c.out.print("It differs from the spec, so `ftrun plan` will retrain it:")
+        for f in fields:
+            c.out.print(f"  ~ {escape(f.path)}: {escape(str(f.old))} -> {escape(str(f.new))}")
+
+
 @cli.command("force-unlock")
 @click.argument("lock_id")
 @pass_ctx

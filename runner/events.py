@@ -139,6 +139,15 @@ class StateUpdated(Event):
 
 
 @dataclass(frozen=True)
+class ExperimentMoved(Event):
+    """An experiment took its new name in state (moved_from), with its runs and models."""
+
+    kind: ClassVar[str] = "experiment_moved"
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class ExperimentForgotten(Event):
     kind: ClassVar[str] = "experiment_forgotten"
     experiment: str
@@ -164,6 +173,8 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
                 counts["updated"] += 1
             case ExperimentForgotten():
                 counts["forgotten"] += 1
+            case ExperimentMoved():
+                counts["moved"] += 1
             case FileUploaded():
                 counts["uploaded"] += 1
             case FileReused():
@@ -171,4 +182,15 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
     return {k: counts[k] for k in TALLY_ORDER}
 
 
-TALLY_ORDER = ("created", "retrained", "adopted", "updated", "cancelled", "forgotten", "uploaded", "reused", "deleted")
+TALLY_ORDER = (
+    "moved",
+    "created",
+    "retrained",
+    "adopted",
+    "updated",
+    "cancelled",
+    "forgotten",
+    "uploaded",
+    "reused",
+    "deleted",
+)

@@ -15,6 +15,7 @@ from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
+from runner.moves import plan_moves
 from runner.remote import RemoteJob, Snapshot
 from runner.selection import Selection
 from runner.spec import Experiment
@@ -24,6 +25,7 @@ PLAN_FORMAT_VERSION = 1
 
 
 class Action(enum.StrEnum):
+    MOVE = "move"  # moved_from: the experiment takes its new name in state (nothing retrains)
     CREATE = "create"
     RETRAIN = "retrain"
     ADOPT = "adopt"
@@ -34,9 +36,10 @@ class Action(enum.StrEnum):
     NOOP = "no-op"
 
 
-# The order in which apply walks changes: removals first (they free capacity; a model is deleted while state still
-# names it), then new jobs, then bookkeeping.
+# The order in which apply walks changes: renames first (every other change names the new name), then removals (they
+# free capacity; a model is deleted while state still names it), then new jobs, then bookkeeping.
 APPLY_ORDER = (
+    Action.MOVE,
     Action.DELETE_MODEL,
     Action.CANCEL,
     Action.FORGET,
@@ -94,6 +97,7 @@ class Change:
     file: str | None = None
     line: int | None = None
     notes: tuple[str, ...] = ()
+    moved_from: str | None = None  # move: the experiment's previous name
 
     @property
     def spends(self) -> bool:
@@ -219,11 +223,24 @@ def make_plan(
         desired = ()
     if selection is not None:
         desired = [d for d in desired if d.experiment.name in selection]
+    state, moves, move_diags = plan_moves(desired, state)
+    if selection is not None:
         state = replace(state, experiments={k: v for k, v in state.experiments.items() if k in selection})
-    changes: list[Change] = []
+    changes: list[Change] = [
+        Change(
+            Action.MOVE,
+            m.new,
+            f"renamed from {m.old} (moved_from)",
+            moved_from=m.old,
+            file=m.file,
+            line=m.line,
+            notes=m.notes,
+        )
+        for m in moves
+    ]
     refresh: list[Refresh] = []
     drift: list[Drift] = []
-    diags = list(diagnostics)
+    diags = [*diagnostics, *move_diags]
 
     # Refresh and drift: compare every run state knows with what the target says now.
     for name, es in sorted(state.experiments.items()):
@@ -336,7 +353,7 @@ def make_plan(
 
 
 def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model")
+    keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model", "moved_from")
     return sorted(tuple(c.get(k) for k in keys) for c in changes if c.get("action") != Action.NOOP.value)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.moves import move_errors
 from runner.schemacheck import check
 from runner.workspace import CONFIG_FILE, Workspace
 from runner.yamlsource import Located, load_yaml
@@ -54,6 +55,7 @@ class Experiment:
     labels: tuple[str, ...] = ()
     integrations: tuple[Mapping[str, Any], ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
+    moved_from: str | None = None  # the experiment's previous name (see runner.moves)
 
     def line(self, key: str = "") -> int:
         return self.lines.get(key, 1)
@@ -151,6 +153,7 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
         labels=tuple(merged.get("labels") or ()),
         integrations=tuple(merged.get("integrations") or ()),
         lines=lines,
+        moved_from=merged.get("moved_from"),
     )
     return exp, []
 
@@ -183,6 +186,7 @@ def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]
             continue
         by_name[exp.name] = exp
         experiments.append(exp)
+    diags += move_errors(experiments)
     if not files:
         diags.append(
             Diagnostic(

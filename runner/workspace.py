@@ -98,7 +98,7 @@ def _defaults_schema() -> dict[str, Any]:
     schema = dict(load_schema("experiment"))
     schema.pop("required", None)
     props = dict(schema["properties"])
-    for key in ("name", "description", "training_file"):
+    for key in ("name", "description", "training_file", "moved_from"):
         props.pop(key)
     schema["properties"] = props
     return schema

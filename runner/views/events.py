@@ -52,6 +52,8 @@ def event_line(e: ev.Event) -> str | None:
             return f"[red]{escape(x)}[/red]: {what} {escape(m)}"
         case ev.StateUpdated(experiment=x, reason=why):
             return f"{escape(x)}: state updated ({escape(why)})"
+        case ev.ExperimentMoved(old=old, new=new):
+            return f"{escape(old)} → {escape(new)}: moved in state (runs and models carried over)"
         case ev.ExperimentForgotten(experiment=x, notes=notes):
             return f"{escape(x)}: forgotten" + (f" ({escape('; '.join(notes))})" if notes else "")
         case ev.Event():

@@ -14,6 +14,7 @@ from runner.views.diagnostics import diagnostics_text
 from runner.views.figures import estimate_text, money
 
 SYMBOL = {
+    Action.MOVE: ("~>", "cyan"),
     Action.CREATE: ("+", "green"),
     Action.RETRAIN: ("-/+", "yellow"),
     Action.ADOPT: ("<=", "cyan"),
@@ -25,6 +26,7 @@ SYMBOL = {
 }
 
 HEADLINE = {
+    Action.MOVE: "has moved",
     Action.CREATE: "will be created",
     Action.RETRAIN: "must be retrained",
     Action.ADOPT: "will adopt an existing job",
@@ -35,6 +37,7 @@ HEADLINE = {
 }
 
 SUMMARY_WORDS = {
+    Action.MOVE: "to move",
     Action.CREATE: "to create",
     Action.RETRAIN: "to retrain",
     Action.ADOPT: "to adopt",
@@ -56,6 +59,10 @@ def _value(v: Any) -> str:
 def _change_lines(c: Change, plan: Plan) -> list[str]:
     sym, colour = SYMBOL[c.action]
     lines = [f"  [bold]# {escape(c.experiment)}[/bold] {HEADLINE[c.action]}: {escape(c.reason)}"]
+    if c.action is Action.MOVE:
+        lines.append(f"  [{colour}]{sym}[/] {escape(c.moved_from or '')} → {escape(c.experiment)}")
+        lines += [f"        [dim]# {escape(note)}[/dim]" for note in c.notes]
+        return lines
     lines.append(f'  [{colour}]{sym}[/] experiment [bold]"{escape(c.experiment)}"[/bold] {{')
     if c.action in (Action.CREATE, Action.ADOPT) and c.inputs:
         inputs = c.inputs
@@ -219,7 +226,11 @@ def plan_markdown(plan: Plan) -> str:
         shown = [
             a
             for a in SUMMARY_WORDS
-            if (a in destroying if plan.mode is Mode.DESTROY else a is not Action.DELETE_MODEL or counts[a])
+            if (
+                a in destroying
+                if plan.mode is Mode.DESTROY
+                else a not in (Action.DELETE_MODEL, Action.MOVE) or counts[a]
+            )
         ]
         tally = ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
         if plan.mode is Mode.DESTROY:

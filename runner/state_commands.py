@@ -1,0 +1,74 @@
+"""`ftrun state list|show|rm|mv`: read and edit the state document by hand, without touching the target.
+
+Each edit is a pure function of the state; the command line runs it under the target's lock and saves the result
+(the previous state stays in state/<target>.json.backup).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from runner.diagnostics import FtrunError
+from runner.selection import Selection
+from runner.state import State
+
+
+def _missing(state: State, name: str) -> FtrunError:
+    known = ", ".join(sorted(state.experiments)) or "none"
+    return FtrunError(f"no experiment '{name}' in the state of target '{state.target}' (known: {known})")
+
+
+def list_rows(state: State, selection: Selection | None = None) -> list[dict[str, Any]]:
+    """One row per experiment in state: its current run, how many runs, its fine-tuned model."""
+    rows = []
+    for name, es in sorted(state.experiments.items()):
+        if selection is not None and name not in selection:
+            continue
+        run = es.current_run
+        rows.append(
+            {
+                "experiment": name,
+                "current": es.current,
+                "status": run.status if run else None,
+                "fine_tuned_model": run.fine_tuned_model if run else None,
+                "runs": len(es.runs),
+                "labels": list(es.metadata.get("labels") or ()),
+            }
+        )
+    return rows
+
+
+def show_document(state: State, name: str) -> dict[str, Any]:
+    """Everything state records for one experiment, as written in the state file."""
+    es = state.experiments.get(name)
+    if es is None:
+        raise _missing(state, name)
+    return {
+        "experiment": name,
+        "current": es.current,
+        "metadata_hash": es.metadata_hash,
+        "metadata": dict(es.metadata),
+        "runs": [asdict(r) for r in es.runs],
+    }
+
+
+def remove(state: State, name: str) -> State:
+    """State without `name`: ftrun forgets it; its jobs and models stay on the target."""
+    if name not in state.experiments:
+        raise _missing(state, name)
+    return state.without_experiment(name)
+
+
+def move(state: State, old: str, new: str) -> State:
+    """State with `old` renamed to `new` (runs, models and everything recorded carry over)."""
+    if old not in state.experiments:
+        raise _missing(state, old)
+    if new in state.experiments:
+        raise FtrunError(
+            f"state already has an experiment '{new}'",
+            hint=f"remove it first with `ftrun state rm {new}` if it is no longer wanted",
+        )
+    if old == new:
+        raise FtrunError(f"'{old}' already has that name")
+    return state.renamed(old, new)
