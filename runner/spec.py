@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner import method_forms
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.moves import move_errors
@@ -127,6 +128,10 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
                 check="wrong-type",
             )
         ]
+    data, lines_by_path, diags = method_forms.normalise(located.data, located.lines, file=rel)
+    if diags:
+        return None, diags
+    located = Located(data, rel, lines_by_path)
     declared = located.data.get("name")
     name: str = declared if isinstance(declared, str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})

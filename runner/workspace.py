@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from runner import method_forms
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.redact import redact_url
 from runner.schemacheck import check, load_schema
@@ -109,6 +110,12 @@ def load_workspace(root: Path) -> Workspace:
     data = located.data if located.data is not None else {}
     located = Located(data, located.file, located.lines)
     diags = check(located, "workspace")
+    if not diags and isinstance(data.get("defaults"), dict):
+        defaults_data, lines, diags = method_forms.normalise(
+            data["defaults"], located.lines, file=CONFIG_FILE, prefix=("defaults",)
+        )
+        data = {**data, "defaults": defaults_data}
+        located = Located(data, located.file, lines)
     if not diags and isinstance(data.get("defaults"), dict):
         # `defaults` holds experiment fields: check them with the experiment schema, at their own lines.
         validator = jsonschema.Draft202012Validator(_defaults_schema())
