@@ -20,7 +20,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from runner import __version__, crashlog, lock, pipeline
-from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, SpecError, StateError, has_errors
+from runner.diagnostics import (
+    Diagnostic,
+    ExitCode,
+    FtrunError,
+    Interrupted,
+    ProviderError,
+    Severity,
+    SpecError,
+    StateError,
+    has_errors,
+)
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
@@ -179,6 +189,7 @@ def _plan(
     if unknown:
         raise SpecError(f"--retrain names no experiment: {', '.join(unknown)}")
     snap = pipeline.snapshot(provider, state, c.ws)
+    model_diags = _unknown_models(c, loaded, provider, selection)
     return make_plan(
         loaded.desired if loaded else (),
         state,
@@ -188,11 +199,35 @@ def _plan(
         workspace=c.ws.name,
         retrain=frozenset(retrain),
         budget_max_usd=c.ws.budget_max_usd,
-        diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
+        diagnostics=[*(d for d in loaded.diagnostics if d.severity is not Severity.ERROR), *model_diags]
+        if loaded
+        else (),
         mode=mode,
         delete_models=delete_models,
         selection=selection,
     )
+
+
+def _unknown_models(
+    c: Context, loaded: pipeline.Loaded | None, provider: Provider, selection: Selection | None
+) -> list[Diagnostic]:
+    """The experiments whose base model the target does not offer, asked of the target once, before any upload."""
+    from runner.target_models import unknown_models
+
+    desired = [d for d in (loaded.desired if loaded else ()) if selection is None or d.experiment.name in selection]
+    if not desired:
+        return []
+    try:
+        offered = provider.list_models()
+    except ProviderError as e:
+        return [
+            Diagnostic(
+                Severity.WARNING,
+                f"could not list the models of target '{c.target.name}', so base models are not checked: {e}",
+                check="models-unlisted",
+            )
+        ]
+    return unknown_models(desired, offered, c.target)
 
 
 def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state: State) -> Selection | None:
@@ -237,7 +272,10 @@ def _confirm(c: Context, question: str) -> None:
 @_handle_errors
 def validate(c: Context, as_json: bool) -> None:
     """Check the specs and the data they train on, without contacting the target."""
+    from runner.target_models import offline_diagnostics
+
     loaded = pipeline.load(c.ws, c.target)
+    loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *offline_diagnostics(loaded.desired, c.target)))
     if as_json:
         doc = reports.validate_document(loaded.desired, loaded.diagnostics)
         c.out.print_json(json.dumps(doc, ensure_ascii=False))
