@@ -34,7 +34,7 @@ from runner.diagnostics import (
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
-from runner.selection import Selection, candidates_of, select, select_options
+from runner.selection import Candidate, Selection, candidates_of, select, select_options
 from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
@@ -236,9 +236,16 @@ def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state
         return None
     from runner.spec import load_experiments
 
-    specs, _ = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
-    found = candidates_of(((e.name, e.labels) for e in specs), {n: es.metadata for n, es in state.experiments.items()})
-    return select(selectors, excludes, found)
+    specs, diags = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
+    found = candidates_of(
+        (Candidate(e.name, e.labels, e.sweep) for e in specs), {n: es.metadata for n, es in state.experiments.items()}
+    )
+    try:
+        return select(selectors, excludes, found)
+    except FtrunError:
+        if has_errors(diags):  # what it was meant to match may be in a spec that does not load
+            raise SpecError(diags) from None
+        raise
 
 
 def _print_plan(c: Context, p: Plan, *, as_json: bool = False, markdown: bool = False) -> None:

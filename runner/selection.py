@@ -27,6 +27,7 @@ class Candidate:
 
     name: str
     labels: tuple[str, ...] = ()
+    sweep: str | None = None  # a variant of a `matrix:`: the spec's own name, which selects every variant
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def matches(
         return {c.name for c in candidates if label in c.labels}
     before, after = selector.startswith("+"), selector.endswith("+") and len(selector) > 1
     core = selector[1 if before else 0 : len(selector) - 1 if after else len(selector)]
-    base = {n for n in names if fnmatch.fnmatchcase(n, core)} if _is_glob(core) else ({core} & names)
+    base = {c.name for c in candidates if _named(c.name, core) or (c.sweep is not None and _named(c.sweep, core))}
     out = set(base)
     if before:
         for n in base:
@@ -96,8 +97,8 @@ def matches(
     return out
 
 
-def _is_glob(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
+def _named(name: str, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(name, pattern) if any(ch in pattern for ch in "*?[") else name == pattern
 
 
 def select(
@@ -138,11 +139,9 @@ def _describe(selectors: Sequence[str], excludes: Sequence[str]) -> str:
     return Selection(tuple(selectors), tuple(excludes), ()).describe()
 
 
-def candidates_of(
-    specs: Iterable[tuple[str, Sequence[str]]], state_experiments: Mapping[str, Mapping[str, Any]]
-) -> list[Candidate]:
-    """Spec experiments (name, labels), plus those only state knows (labels as state recorded them)."""
-    out = {name: Candidate(name, tuple(labels)) for name, labels in specs}
+def candidates_of(specs: Iterable[Candidate], state_experiments: Mapping[str, Mapping[str, Any]]) -> list[Candidate]:
+    """The experiments of the specs, plus those only state knows (with the labels state recorded for them)."""
+    out = {c.name: c for c in specs}
     for name, metadata in state_experiments.items():
         if name not in out:
             out[name] = Candidate(name, tuple(metadata.get("labels") or ()))

@@ -99,7 +99,7 @@ def _defaults_schema() -> dict[str, Any]:
     schema = dict(load_schema("experiment"))
     schema.pop("required", None)
     props = dict(schema["properties"])
-    for key in ("name", "description", "training_file", "moved_from"):
+    for key in ("name", "description", "training_file", "moved_from", "matrix"):
         props.pop(key)
     schema["properties"] = props
     return schema

@@ -19,6 +19,8 @@ CANDIDATES = [
     Candidate("faq", ("example", "template")),
     Candidate("alice", ("example", "template")),
     Candidate("base"),
+    Candidate("sweep-seed-1", sweep="sweep"),
+    Candidate("sweep-seed-2", sweep="sweep"),
 ]
 
 
@@ -34,7 +36,8 @@ def test_names_globs_labels_are_a_union_and_exclude_subtracts() -> None:
     assert chosen("label:template") == ["alice", "faq"]
     assert chosen("label:template", "marv") == ["alice", "faq", "marv"]
     assert chosen("label:example", exclude=("marv*",)) == ["alice", "faq"]
-    assert chosen(exclude=("label:example",)) == ["base"]
+    assert chosen(exclude=("label:example", "sweep")) == ["base"]
+    assert chosen("sweep") == chosen("sweep*") == ["sweep-seed-1", "sweep-seed-2"]  # a matrix's name: every variant
     assert select((), (), CANDIDATES) is None
 
 
@@ -60,7 +63,7 @@ def test_chains_follow_the_dependency_function() -> None:
 
 
 def test_state_only_experiments_are_selectable_by_their_recorded_labels() -> None:
-    found = candidates_of([("marv", ["chat"])], {"old": {"labels": ["chat"]}, "marv": {"labels": []}})
+    found = candidates_of([Candidate("marv", ("chat",))], {"old": {"labels": ["chat"]}, "marv": {"labels": []}})
     assert [(c.name, c.labels) for c in found] == [("marv", ("chat",)), ("old", ("chat",))]
 
 
