@@ -234,14 +234,16 @@ def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state
     """The experiments --select/--exclude choose among the specs and what state records (None: all of them)."""
     if not selectors and not excludes:
         return None
+    from runner.chains import upstream_of
     from runner.spec import load_experiments
 
     specs, diags = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
     found = candidates_of(
         (Candidate(e.name, e.labels, e.sweep) for e in specs), {n: es.metadata for n, es in state.experiments.items()}
     )
+    upstream = upstream_of(specs)
     try:
-        return select(selectors, excludes, found)
+        return select(selectors, excludes, found, lambda name: upstream.get(name, ()))
     except FtrunError:
         if has_errors(diags):  # what it was meant to match may be in a spec that does not load
             raise SpecError(diags) from None

@@ -139,6 +139,16 @@ class StateUpdated(Event):
 
 
 @dataclass(frozen=True)
+class WaitingForBase(Event):
+    """A chain's experiment waits for the job of the experiment it trains on to finish."""
+
+    kind: ClassVar[str] = "waiting_for_base"
+    experiment: str
+    base: str
+    job_id: str
+
+
+@dataclass(frozen=True)
 class ExperimentMoved(Event):
     """An experiment took its new name in state (moved_from), with its runs and models."""
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import datasets
+from runner import chains, datasets
 from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.job_status import JobStatus
@@ -53,9 +53,15 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 hint=f"add `workspace: {ws.name}` (any name unique to this repository) to ftrun.yaml",
             )
         )
-    if only:
-        experiments = [e for e in experiments if e.name in only]
+    wanted = set(only) if only else {e.name for e in experiments}
+    # What the wanted experiments build on is prepared too: their fingerprints hold its training hash.
+    needed = set(wanted)
+    for name, base in _bases(experiments).items():
+        if name in wanted:
+            needed |= base
+    experiments = [e for e in chains.in_order(experiments) if e.name in needed]
     desired: list[Desired] = []
+    hashes: dict[str, str] = {}
     seen: set[tuple[object, ...]] = set()
     for exp in experiments:
         prepared = datasets.prepare(
@@ -80,6 +86,11 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
             prepared.training.sha256,
             prepared.validation.sha256 if prepared.validation else None,
         )
+        if exp.base_experiment is not None:
+            if exp.base_experiment not in hashes:
+                continue  # its upstream's data did not prepare: that is reported, and planning stops there
+            inputs["model"] = chains.base_input(exp.base_experiment, hashes[exp.base_experiment])
+        hashes[exp.name] = digest(inputs)
         meta = metadata_inputs(exp)
         desired.append(
             Desired(
@@ -91,10 +102,30 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 metadata=meta,
                 metadata_hash=digest(meta),
                 estimate=estimate(ws, target, exp, prepared),
-                api_model=_local_model_dir(ws, target, exp.model),
+                api_model=None if exp.base_experiment else _local_model_dir(ws, target, exp.model),
             )
         )
-    return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+    return Loaded(
+        tuple(e for e in experiments if e.name in wanted),
+        tuple(d for d in desired if d.experiment.name in wanted),
+        tuple(diags),
+    )
+
+
+def _bases(experiments: Sequence[Experiment]) -> dict[str, set[str]]:
+    """Every experiment each one builds on, directly or not."""
+    upstream = chains.upstream_of(experiments)
+    out = {}
+    for name in upstream:
+        found: set[str] = set()
+        todo = list(upstream[name])
+        while todo:
+            nxt = todo.pop()
+            if nxt not in found:
+                found.add(nxt)
+                todo.extend(upstream.get(nxt, ()))
+        out[name] = found
+    return out
 
 
 def _local_model_dir(ws: Workspace, target: Target, model: str) -> str | None:

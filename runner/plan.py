@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from runner import chains
 from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
@@ -98,6 +99,7 @@ class Change:
     line: int | None = None
     notes: tuple[str, ...] = ()
     moved_from: str | None = None  # move: the experiment's previous name
+    depth: int = 0  # how many experiments it builds on (a chain): upstream ones are applied first
 
     @property
     def spends(self) -> bool:
@@ -172,7 +174,14 @@ class Plan:
         return out
 
     def ordered(self) -> list[Change]:
-        return sorted(self.actionable, key=lambda c: (APPLY_ORDER.index(c.action), c.experiment))
+        """In APPLY_ORDER; jobs to adopt or create go upstream first (a chain's base before what builds on it)."""
+
+        def key(c: Change) -> tuple[int, int, int, str]:
+            i = APPLY_ORDER.index(c.action)
+            builds = c.action in (Action.ADOPT, Action.RETRAIN, Action.CREATE)
+            return (APPLY_ORDER.index(Action.ADOPT) if builds else i, c.depth if builds else 0, i, c.experiment)
+
+        return sorted(self.actionable, key=key)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -259,8 +268,10 @@ def make_plan(
                 drift.append(Drift(name, run.job_id, run.status, job.status, "the job was cancelled outside ftrun"))
 
     by_name = {d.experiment.name: d for d in desired}
+    depth = chains.depths(d.experiment for d in desired)
     for name in sorted(by_name):
-        changes.append(_plan_experiment(by_name[name], state, snapshot, retrain=name in retrain))
+        change = _plan_experiment(by_name[name], state, snapshot, retrain=name in retrain)
+        changes.append(replace(change, depth=depth[name]) if depth[name] else change)
     for name in sorted(set(state.experiments) - set(by_name)):
         es = state.experiments[name]
         cur = es.current_run
@@ -445,8 +456,8 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
             return replace(base, action=Action.ADOPT, reason=why, job_id=earlier.job_id, supersedes=active)
     if cur.training_hash != d.training_hash:
         fields = diff(cur.inputs, d.inputs)
-        named = ", ".join(f.path for f in fields) or "training inputs"
-        return replace(spend, action=Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active)
+        why = chains.changed(fields, d.inputs)
+        return replace(spend, action=Action.RETRAIN, reason=why, fields=fields, supersedes=active)
     if retrain:
         return replace(spend, action=Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active)
     notes: tuple[str, ...] = ()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runner import method_forms, sweeps
+from runner import chains, method_forms, sweeps
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.moves import move_errors
@@ -58,6 +58,7 @@ class Experiment:
     integrations: tuple[Mapping[str, Any], ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
     moved_from: str | None = None  # the experiment's previous name (see runner.moves)
+    base_experiment: str | None = None  # `model: {experiment: NAME}`: trains on NAME's model (see runner.chains)
     sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
     sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
 
@@ -179,10 +180,12 @@ def _experiment(name: str, merged: dict[str, Any], located: Located, from_defaul
     lines = {key: located.key_line((key,)) for key in located.data}
     for key in from_defaults:
         lines.setdefault(key, 1)
+    chained = merged["model"] if isinstance(merged["model"], dict) else None
     return Experiment(
         name=name,
         file=located.file,
-        model=merged["model"],
+        model=merged["model"] if chained is None else "",  # a chain's root model, once runner.chains resolves it
+        base_experiment=chained["experiment"] if chained else None,
         training_file=_data_spec(merged["training_file"], located, "training_file"),
         validation_file=_data_spec(merged["validation_file"], located, "validation_file")
         if merged.get("validation_file") is not None
@@ -227,6 +230,8 @@ def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]
             by_name[exp.name] = exp
             experiments.append(exp)
     diags += move_errors(experiments)
+    experiments, chain_diags = chains.resolve(experiments)
+    diags += chain_diags
     if not files:
         diags.append(
             Diagnostic(

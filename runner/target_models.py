@@ -66,8 +66,9 @@ def suggestion(name: str, known: Iterable[str]) -> str | None:
 
 
 def _judged_by_path(d: Desired) -> bool:
-    """A model directory (absolute, or in the workspace): the server checks it when it loads it, not by name."""
-    return d.api_model is not None or os.path.isabs(d.experiment.model)
+    """A model directory (absolute, or in the workspace): the server checks it when it loads it, not by name; and
+    a chain's model, which its upstream's training makes (that one's base model is checked)."""
+    return d.api_model is not None or os.path.isabs(d.experiment.model) or d.experiment.base_experiment is not None
 
 
 def _diagnostic(

@@ -67,7 +67,7 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
     if c.action in (Action.CREATE, Action.ADOPT) and c.inputs:
         inputs = c.inputs
         rows = [
-            ("model", _value(inputs.get("model"))),
+            ("model", _model(inputs.get("model"))),
             ("suffix", _value(inputs.get("suffix"))),
             ("method", _method(inputs.get("method"))),
             ("seed", _value(inputs.get("seed"))),
@@ -97,6 +97,13 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
         lines.append(f"        [dim]# {escape(note)}[/dim]")
     lines.append("    }")
     return lines
+
+
+def _model(model: Any) -> str:
+    """A base model, or `the model of experiment marv` for a chain."""
+    if isinstance(model, dict) and "experiment" in model:
+        return f"the model of experiment {model['experiment']}"
+    return _value(model)
 
 
 def _method(method: Any) -> str:
