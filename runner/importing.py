@@ -36,8 +36,14 @@ def _suffix(job: RemoteJob, wanted: str | None) -> str | None:
     return (parts[3] or None) if len(parts) >= 5 else wanted
 
 
-def _model(job: RemoteJob, d: Desired) -> str:
-    """The spec's model when the job trained it (a target may answer with the alias's dated snapshot)."""
+def _model(job: RemoteJob, d: Desired, state: State) -> Any:
+    """The spec's model when the job trained it (a target may answer with the alias's dated snapshot); for a chain,
+    the upstream's current model."""
+    base = d.experiment.base_experiment
+    if base is not None:
+        es = state.experiments.get(base)
+        run = es.current_run if es else None
+        return d.inputs["model"] if run is not None and run.fine_tuned_model == job.model else job.model
     spec = d.experiment.model
     if job.model in (spec, d.api_model) or job.model.startswith(f"{spec}-"):
         return spec
@@ -54,7 +60,7 @@ def _hyperparameters(job: RemoteJob, wanted: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def imported_inputs(job: RemoteJob, d: Desired, shas: Mapping[str, str]) -> dict[str, Any]:
+def imported_inputs(job: RemoteJob, d: Desired, shas: Mapping[str, str], state: State) -> dict[str, Any]:
     """The training inputs of `job`, as fingerprint.training_inputs would have them for the spec (`shas`: the
     sha256 of the job's files, by file id)."""
     exp = d.experiment
@@ -63,7 +69,7 @@ def imported_inputs(job: RemoteJob, d: Desired, shas: Mapping[str, str]) -> dict
     method["hyperparameters"] = dict(sorted(_hyperparameters(job, exp.method.hyperparameters).items()))
     return {
         **d.inputs,
-        "model": _model(job, d),
+        "model": _model(job, d, state),
         "suffix": _suffix(job, exp.suffix),
         "method": method,
         "seed": job.seed if job.seed is not None else exp.seed,
@@ -80,7 +86,7 @@ def import_job(
     known = state.find_run(job.id)
     if known is not None:
         raise FtrunError(f"job {job.id} is already in state, as a run of '{known[0]}'")
-    inputs = imported_inputs(job, d, shas)
+    inputs = imported_inputs(job, d, shas, state)
     es = state.experiments.get(name) or ExperimentState(name, d.metadata_hash, dict(d.metadata))
     state = state.with_experiment(es)
     matches_data = inputs["training_file"] == d.training.sha256

@@ -125,3 +125,25 @@ def test_selection_follows_chains_and_bad_chains_are_errors(tmp_path: Path) -> N
     code, out = run(ws, "plan")
     assert code == 1 and "experiments/marv.yaml:1" in out and "builds on experiment 'polit'" in out
     assert "did you mean 'polite'?" in out
+
+
+def test_a_chain_job_made_outside_ftrun_imports_as_trained_on_its_base(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from runner.importing import import_job
+
+    ws = chain_workspace(tmp_path)
+    target = Target(ws)
+    target.plan(apply=True)
+    state = target.store.load()
+    assert state is not None
+    polite_job = target.remote.jobs[state.experiments["polite"].current or ""]
+    # Forget polite, then import its job as if it had been made by hand (no ftrun tags).
+    outside = replace(polite_job, id="ftjob-outside", metadata={}, seed=1, method_type="supervised")
+    target.remote.jobs[outside.id] = outside
+    state = state.without_experiment("polite")
+    workspace = load_workspace(ws.root)
+    [d] = pipeline.load(workspace, workspace.target(), only=("polite",)).desired
+    shas = {f.file_id: sha for sha, f in state.files.items()}
+    target.store.save(import_job(state, d, outside, shas))
+    assert not target.plan().has_changes
