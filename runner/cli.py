@@ -760,6 +760,8 @@ def state_list(c: Context, as_json: bool, selectors: tuple[str, ...], excludes: 
     if as_json:
         c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
         return
+    if not rows:
+        c.out.print(f"No experiments in the state of target '{escape(c.target.name)}'.")
     for row in rows:
         model = f" {row['fine_tuned_model']}" if row["fine_tuned_model"] else ""
         c.out.print(
@@ -795,7 +797,7 @@ def _edit_state(c: Context, operation: str, edit: Callable[[State], State], done
         store = c.store
         state = store.load()
         if state is None:
-            raise FtrunError(f"target '{c.target.name}' has no state yet: nothing to {operation.split()[-1]}")
+            raise FtrunError(f"target '{c.target.name}' has no state yet: there is nothing to change")
         store.save(edit(state))
     c.out.print(f"{escape(done)} The previous state is in {escape(c.ws.relative(store.backup_path))}.")
 
