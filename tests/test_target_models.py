@@ -73,3 +73,23 @@ def test_validate_knows_the_models_of_each_kind_of_target_offline(workspace: Wor
 def test_the_tables_agree_with_themselves() -> None:
     assert set(OPENAI_ALIASES.values()) <= set(OPENAI_FINE_TUNABLE)
     assert "local/tiny" in local_presets()
+
+
+def test_over_http_the_sdk_asks_a_standalone_server_for_its_models(workspace: Workspace, tmp_path: Path) -> None:
+    from processes import serving
+
+    with serving(tmp_path / "server") as url:
+        workspace.write(
+            "ftrun.yaml",
+            "workspace: test-ws\ndefault_target: mine\ndefaults:\n  model: local/tiny\n"
+            f"targets:\n  mine: {{kind: openai, base_url: '{url}', api_key_env: NO_SUCH_VAR, free: true}}\n",
+        )
+        workspace.experiment("beta", "training_file: data/train.jsonl\nmodel: local/tin\n")
+        result = CliRunner().invoke(
+            cli, ["-C", str(workspace.root), "--no-color", "plan"], env={"NO_SUCH_VAR": "unused"}
+        )
+        assert result.exit_code == 1, result.output
+        assert "experiments/beta.yaml:2: target 'mine' has no model 'local/tin'" in result.output
+        assert "did you mean 'local/tiny'?" in result.output
+        client = OpenAI(base_url=url, api_key="unused")
+        assert list(client.files.list()) == []
