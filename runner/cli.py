@@ -189,6 +189,7 @@ def _plan(
         diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
         mode=mode,
         delete_models=delete_models,
+        target_notes=c.target.notes,
     )
 
 
@@ -347,6 +348,7 @@ def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, sta
         state,
         max_active_jobs=c.target.max_active_jobs,
         poll_interval=c.target.poll_interval,
+        profile=c.target.profile,
     )
 
 
@@ -522,6 +524,12 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
             raise FtrunError(
                 f"{model} has no fine-tuned model yet (status: {run.status if run else 'no run'})",
                 hint="run `ftrun apply --wait` first",
+            )
+        if c.target.profile.chat_needs_deployment:
+            raise FtrunError(
+                f"{model}'s model {run.fine_tuned_model} must be deployed on target '{c.target.name}' "
+                f"({c.target.profile.name}) before it can answer",
+                hint="deploy it there, then `ftrun chat DEPLOYMENT MESSAGE` with the deployment's name",
             )
         if system is None:
             loaded = pipeline.load(c.ws, c.target, only=[model])

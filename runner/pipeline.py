@@ -58,6 +58,21 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     desired: list[Desired] = []
     seen: set[tuple[object, ...]] = set()
     for exp in experiments:
+        if exp.method.type not in target.profile.methods:
+            trained = ", ".join(sorted(target.profile.methods))
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"target '{target.name}' ({target.profile.name}) does not train the {exp.method.type} method "
+                    f"(it trains {trained})",
+                    file=exp.file,
+                    line=exp.line("method"),
+                    experiment=exp.name,
+                    check="unsupported-method",
+                    hint="choose another method, or another target with --target",
+                )
+            )
+            continue
         prepared = datasets.prepare(
             exp.training_file,
             exp.validation_file,

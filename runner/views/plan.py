@@ -156,6 +156,7 @@ def plan_text(plan: Plan) -> str:
     else:
         verb = "destroy these" if plan.mode is Mode.DESTROY else "perform these actions"
         out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
+        out.extend(f"  [dim]{escape(note)}[/dim]" for note in plan.target_notes)
         out.append("")
         for c in plan.ordered():
             out.extend(_change_lines(c, plan))
