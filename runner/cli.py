@@ -28,7 +28,7 @@ from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
 from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
-from runner.views.plan import plan_json, plan_markdown, plan_text
+from runner.views.plan import plan_error_markdown, plan_json, plan_markdown, plan_text
 from runner.views.text import printable
 from runner.workspace import Target, Workspace, find_root, load_workspace
 
@@ -192,13 +192,20 @@ def _plan(
     )
 
 
-def _print_plan(c: Context, p: Plan, *, as_json: bool = False, markdown: bool = False) -> None:
+def _print_plan(c: Context, p: Plan, *, as_json: bool = False) -> None:
     if as_json:
         c.out.print_json(plan_json(p))
-    elif markdown:
-        c.out.print(escape(plan_markdown(p)), markup=True, end="")
     else:
         c.out.print(plan_text(p))
+
+
+def _plan_error_markdown(c: Context, e: FtrunError) -> str:
+    """The ❌ comment for a plan that could not be made, named by the workspace and target when they can be read."""
+    try:
+        workspace, target = c.ws.name, c.target.name
+    except FtrunError:
+        workspace, target = c.directory.resolve().name, c.target_name or "default"
+    return plan_error_markdown(workspace, target, e.diagnostics)
 
 
 def _confirm(c: Context, question: str) -> None:
@@ -265,13 +272,23 @@ def plan(
     """Show what apply would do: what would train, why, from which data and at what cost."""
     if delete_models and not destroy:
         raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
-    loaded = None if destroy else _load(c)
-    state = c.store.load_or_new(c.target.name)
-    mode = Mode.DESTROY if destroy else Mode.APPLY
-    p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+    try:
+        loaded = None if destroy else _load(c)
+        state = c.store.load_or_new(c.target.name)
+        mode = Mode.DESTROY if destroy else Mode.APPLY
+        p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+    except FtrunError as e:
+        if markdown:  # the pull request still gets its comment, saying what to fix
+            c.out.out(_plan_error_markdown(c, e), highlight=False, end="")
+        raise
     if out is not None and not p.has_errors:
         out.write_text(plan_json(p) + "\n", encoding="utf-8")
-    _print_plan(c, p, as_json=as_json, markdown=markdown)
+    if markdown:
+        from runner.data_delta import data_deltas
+
+        c.out.out(plan_markdown(p, data_deltas(loaded.desired if loaded else (), state)), highlight=False, end="")
+    else:
+        _print_plan(c, p, as_json=as_json)
     if p.has_errors:
         sys.exit(ExitCode.ERROR)
     if detailed_exitcode and p.has_changes:
