@@ -247,7 +247,12 @@ def validate(c: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan document as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the plan as Markdown (for a pull-request comment).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 1 on error, 2 when changes.")
-@click.option("--retrain", multiple=True, metavar="NAME", help="Plan a retrain of NAME even if nothing changed.")
+@click.option(
+    "--retrain",
+    multiple=True,
+    metavar="NAME",
+    help="Plan a retrain of NAME even if nothing changed.",
+)
 @click.option("--destroy", is_flag=True, help="Plan the removal of everything in state (what `ftrun destroy` does).")
 @click.option("--delete-models", is_flag=True, help="With --destroy: delete the fine-tuned models too.")
 @click.option(
@@ -298,7 +303,12 @@ def plan(
 @cli.command()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--wait", is_flag=True, help="Track the jobs until they finish, with progress.")
-@click.option("--retrain", multiple=True, metavar="NAME", help="Retrain NAME even if nothing changed.")
+@click.option(
+    "--retrain",
+    multiple=True,
+    metavar="NAME",
+    help="Retrain NAME even if nothing changed.",
+)
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -461,6 +471,61 @@ def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
         c.out.print(f"No experiments in state for target '{escape(c.target.name)}' yet. Run `ftrun apply`.")
     else:
         c.out.print(reports.status_table(rows))
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the HTML report to FILE (default: report.html, unless only --png is asked for).",
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the loss charts as PNG images into DIR (for places that cannot show HTML).",
+)
+@click.option("--offline", is_flag=True, help="Only what state records (no loss curves), without asking the target.")
+@pass_ctx
+@_handle_errors
+def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path | None, offline: bool) -> None:
+    """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
+    from runner.datasets.pricing import actual_cost
+    from runner.report import gather_report
+    from runner.views.loss_charts import write_png
+    from runner.views.report_html import report_charts, report_html
+
+    state = _live_state(c, c.store.load_or_new(c.target.name), offline)
+    loaded = pipeline.load(c.ws, c.target)  # the data the specs name now; a spec that does not load is left out
+    known = set(state.experiments) | {e.name for e in loaded.experiments}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FtrunError(
+            f"no experiment named {', '.join(unknown)} in the specs or the state of target '{c.target.name}'",
+            hint=f"known: {', '.join(sorted(known)) or 'none'}",
+        )
+    c.warn([d for d in loaded.diagnostics if d.severity is Severity.ERROR])
+
+    def cost(run: Any) -> float | None:
+        return actual_cost(str(run.inputs.get("model")), run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+    provider = None if offline else c.provider()
+    doc = gather_report(
+        c.ws.name, c.target.name, state, loaded.desired, provider, cost, names=names, now=int(time.time())
+    )
+    if out is None and png_dir is None:
+        out = Path("report.html")
+    if out is not None:
+        out.write_text(report_html(doc), encoding="utf-8")
+        c.out.print(f"wrote {escape(str(out))} ({len(doc.experiments)} experiment(s))")
+    if png_dir is not None:
+        png_dir.mkdir(parents=True, exist_ok=True)
+        for stem, chart in report_charts(doc):
+            c.out.print(f"wrote {escape(str(write_png(chart, png_dir / f'{stem}.png')))}")
 
 
 def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
