@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from runner import __version__, crashlog, lock, pipeline
+from runner.completion import experiment_names
 from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, SpecError, StateError, has_errors
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
@@ -251,6 +252,7 @@ def validate(c: Context, as_json: bool) -> None:
     "--retrain",
     multiple=True,
     metavar="NAME",
+    shell_complete=experiment_names,
     help="Plan a retrain of NAME even if nothing changed.",
 )
 @click.option("--destroy", is_flag=True, help="Plan the removal of everything in state (what `ftrun destroy` does).")
@@ -307,6 +309,7 @@ def plan(
     "--retrain",
     multiple=True,
     metavar="NAME",
+    shell_complete=experiment_names,
     help="Retrain NAME even if nothing changed.",
 )
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
@@ -474,7 +477,7 @@ def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
 
 
 @cli.command()
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
 @click.option(
     "-o",
     "--out",
@@ -537,7 +540,7 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
 @pass_ctx
@@ -562,7 +565,7 @@ def show(c: Context, name: str, as_json: bool, offline: bool) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_ctx
 @_handle_errors
@@ -582,7 +585,7 @@ def output(c: Context, name: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("model")
+@click.argument("model", shell_complete=experiment_names)
 @click.argument("message")
 @click.option(
     "--system",
@@ -633,7 +636,7 @@ def _job_command(c: Context, name: str, operation: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @pass_ctx
 @_handle_errors
 def cancel(c: Context, name: str) -> None:
@@ -642,7 +645,7 @@ def cancel(c: Context, name: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @pass_ctx
 @_handle_errors
 def resume(c: Context, name: str) -> None:
@@ -651,7 +654,7 @@ def resume(c: Context, name: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they happen, until the job settles.")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON lines.")
 @pass_ctx
@@ -766,7 +769,7 @@ def schema(c: Context, kind: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--validation", is_flag=True, help="Render the validation file instead of the training file.")
 @click.option(
     "--out",
