@@ -759,12 +759,25 @@ def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tup
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["experiment", "workspace"]), default="experiment")
+@click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Write both schemas as files into DIR for editors (experiment.schema.json, workspace.schema.json; "
+    "fields that ftrun.yaml's defaults may supply are not required there).",
+)
 @pass_ctx
 @_handle_errors
-def schema(c: Context, kind: str) -> None:
+def schema(c: Context, kind: str, write_dir: Path | None) -> None:
     """Print the JSON Schema of experiment specs (or of ftrun.yaml), for editors."""
-    from runner.schemacheck import load_schema
+    from runner.schemacheck import load_schema, write_schemas
 
+    if write_dir is not None:
+        for path in write_schemas(write_dir):
+            c.out.print(f"wrote {escape(str(path))}")
+        return
     click.echo(json.dumps(load_schema(kind), indent=2, ensure_ascii=False))
 
 
@@ -809,7 +822,7 @@ def render(c: Context, name: str, validation: bool, out: Path | None) -> None:
 @pass_ctx
 @_handle_errors
 def init(c: Context, directory: Path) -> None:
-    """Create a workspace: ftrun.yaml, experiments/, data/, templates/, state/."""
+    """Create a workspace: ftrun.yaml, experiments/, data/, templates/, state/, and the schemas for editors."""
     from runner.scaffold import create_workspace
 
     root = (c.directory / directory).resolve()
