@@ -120,3 +120,19 @@ def test_plan_markdown_from_the_command_line(example_workspace: Path) -> None:
     first = out.splitlines()[0]
     assert first.startswith(("✅", "⚠")) and "to create" in first
     assert "<!-- ftrun-plan: ftrun-examples/local -->" in out and "**To apply:**" in out
+
+
+def test_state_from_before_data_counts_were_kept_shows_no_delta(example_workspace: Path) -> None:
+    remote = FakeProvider()
+    _apply(example_workspace, remote)
+    path = example_workspace / "state" / "local.json"
+    doc = json.loads(path.read_text())
+    for e in doc["experiments"].values():
+        for r in e["runs"]:
+            del r["examples"], r["data_tokens"]  # as an older ftrun wrote it
+    path.write_text(json.dumps(doc))
+    marv = example_workspace / "data" / "marv.jsonl"
+    marv.write_text(marv.read_text(encoding="utf-8") + marv.read_text(encoding="utf-8").splitlines()[0] + "\n")
+    md = _comment(example_workspace, remote)
+    [row] = [r for r in md.splitlines() if r.startswith("| `-/+` | `marv` |")]
+    assert "`data/marv.jsonl`: 17 examples, " in row and "(+" not in row and "no change" not in row
