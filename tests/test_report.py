@@ -155,6 +155,10 @@ def test_report_renders_in_a_real_browser(workspace: Workspace) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    workspace.write("data/valid.jsonl", chat_lines(4, "v"))
+    workspace.experiment(
+        "beta", "description: second\ntraining_file: data/train.jsonl\nvalidation_file: data/valid.jsonl\n"
+    )
     run(workspace, "apply", "--auto-approve", "--wait")
     # One example more: the comment names the delta, and the next run is drawn over the first.
     workspace.write("data/train.jsonl", chat_lines(13))
@@ -187,6 +191,7 @@ def test_report_renders_in_a_real_browser(workspace: Workspace) -> None:
         for name, jobs in runs.items():
             drawn = {s["id"] for s in charts[f"chart-{name}"]}
             assert {f"loss-{name}-{job}-train" for job in jobs} <= drawn  # every run overlaid
+        assert {f"loss-beta-{job}-valid" for job in runs["beta"]} <= {s["id"] for s in charts["chart-beta"]}
         for chart, series in charts.items():
             for s in series:
                 assert s["found"] and s["length"] > 0 and s["width"] > 0, (chart, s)

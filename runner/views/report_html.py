@@ -23,7 +23,7 @@ table { border-collapse: collapse; margin: 0.6em 0; font-variant-numeric: tabula
         overflow-x: auto; max-width: 100%; font-size: 0.93em; }
 th, td { border: 1px solid #d0d7de; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; } td.n { text-align: right; }
-code { font: 0.92em ui-monospace, SFMono-Regular, Menlo, monospace; }
+code { font: 0.92em ui-monospace, SFMono-Regular, Menlo, monospace; } td code { overflow-wrap: anywhere; }
 figure.chart { margin: 0.8em 0; } figure.chart svg { max-width: 100%; height: auto; }
 .status-succeeded { color: #1a7f37; } .status-failed, .status-cancelled { color: #cf222e; }
 section.experiment { margin-top: 2.5em; }
@@ -92,14 +92,13 @@ def _runs_table(e: ExperimentReport) -> str:
                 loss(m.final_valid_loss if m else None),
                 escape(data),
                 f"{run.trained_tokens:,}" if run.trained_tokens is not None else "-",
-                money(e.costs.get(run.job_id)),
-                money(run.estimated_usd),
+                f"{money(e.costs.get(run.job_id))} (estimated {money(run.estimated_usd)})",
                 escape(", ".join(f.path for f in d.changes)) or "-",
             ]
         )
     headers = ["job", "status", "created (UTC)", "model", "final train loss", "final validation loss", "data"]
-    headers += ["trained tokens", "cost", "estimated", "changed from the previous run"]
-    return _table(headers, rows, numeric=(4, 5, 7, 8, 9))
+    headers += ["trained tokens", "cost", "changed from the previous run"]
+    return _table(headers, rows, numeric=(4, 5, 7))
 
 
 def _data_table(datasets: Sequence[Dataset]) -> str:
