@@ -82,7 +82,7 @@ def test_the_github_workflow_plans_comments_and_applies_one_at_a_time() -> None:
     assert any(u.startswith("marocchino/sticky-pull-request-comment@") for u in uses)
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
     apply_calls = ftrun_calls("\n".join(scripts(apply)))
-    assert ("plan", ["--out"]) in apply_calls and ("apply", []) in apply_calls
+    assert ("plan", ["--out"]) in apply_calls and ("apply", []) in apply_calls and ("report", ["-o"]) in apply_calls
     assert apply["concurrency"]["cancel-in-progress"] is False and "apply" in apply["concurrency"]["group"]
     assert apply["permissions"]["contents"] == "write"
     commit = next(s for s in apply["steps"] if "git push" in s.get("run", ""))
