@@ -1,5 +1,5 @@
 """`ftrun report`: one self-contained HTML page with a loss chart per experiment (every run overlaid), checked in a
-real headless Chromium on real runs of the built-in server; and the same charts as PNG images.
+real headless Chromium on real runs of the built-in server (one small apply); and the same charts as PNG images.
 
 The browser test saves a screenshot of the report under FTRUN_TEST_ARTIFACTS (default: tests/artifacts/, ignored
 by git) and prints where.
@@ -159,12 +159,11 @@ def test_report_renders_in_a_real_browser(workspace: Workspace) -> None:
     workspace.experiment(
         "beta", "description: second\ntraining_file: data/train.jsonl\nvalidation_file: data/valid.jsonl\n"
     )
-    run(workspace, "apply", "--auto-approve", "--wait")
-    # One example more: the comment names the delta, and the next run is drawn over the first.
+    run(workspace, "apply", "--auto-approve", "--wait")  # the one real apply: a tiny model per experiment
+    # One example more: the comment names the delta against the run just trained.
     workspace.write("data/train.jsonl", chat_lines(13))
     md = run(workspace, "plan", "--markdown")
     assert md.startswith(("✅", "⚠")) and "(+1 example, +" in md and "<!-- ftrun-plan: test-ws/local -->" in md
-    run(workspace, "apply", "--auto-approve", "--wait")
     out_file = workspace.root / "out" / "report.html"
     out_file.parent.mkdir()
     run(workspace, "report", "-o", str(out_file), "--png", str(workspace.root / "out" / "png"))
@@ -175,7 +174,7 @@ def test_report_renders_in_a_real_browser(workspace: Workspace) -> None:
     ]
     state = json.loads((workspace.root / "state" / "local.json").read_text())
     runs = {name: [r["job_id"] for r in e["runs"]] for name, e in state["experiments"].items()}
-    assert {name: len(r) for name, r in runs.items()} == {"alpha": 2, "beta": 2}
+    assert {name: len(r) for name, r in runs.items()} == {"alpha": 1, "beta": 1}
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -190,7 +189,7 @@ def test_report_renders_in_a_real_browser(workspace: Workspace) -> None:
         assert set(charts) == {"chart-latest", "chart-alpha", "chart-beta"}  # one loss chart per experiment
         for name, jobs in runs.items():
             drawn = {s["id"] for s in charts[f"chart-{name}"]}
-            assert {f"loss-{name}-{job}-train" for job in jobs} <= drawn  # every run overlaid
+            assert {f"loss-{name}-{job}-train" for job in jobs} <= drawn  # every run (overlaid: the test above)
         assert {f"loss-beta-{job}-valid" for job in runs["beta"]} <= {s["id"] for s in charts["chart-beta"]}
         for chart, series in charts.items():
             for s in series:
