@@ -320,8 +320,7 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
             out += [f"**Destroy plan:** {_tally(plan)}.", ""]
         else:
             out += [f"**Plan:** {_tally(plan)}.", ""]
-    if plan.mode is Mode.APPLY:
-        out += [_budget_line(plan), ""]
+    out += [_budget_line(plan), ""]
     if plan.diagnostics:
         out += ["**Diagnostics:**", *_diagnostic_lines(plan.diagnostics), ""]
     out += ["<details><summary>Full plan</summary>", "", "```text", _plain(plan_text(plan)), "```", ""]
