@@ -31,7 +31,10 @@ def file_sha256(file_id: str, state: State, filename: str | None, read_sha256: C
 
 
 def _suffix(job: RemoteJob, wanted: str | None) -> str | None:
-    """The suffix in the fine-tuned model's name (ft:BASE:ORG:SUFFIX:ID); the spec's until the job has a model."""
+    """The suffix the job was created with, as the target echoes it, or as the fine-tuned model's name holds it
+    (ft:BASE:ORG:SUFFIX:ID); the spec's when neither says."""
+    if job.suffix:
+        return job.suffix
     parts = (job.fine_tuned_model or "").split(":")
     return (parts[3] or None) if len(parts) >= 5 else wanted
 

@@ -36,6 +36,7 @@ class RemoteJob:
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)  # as the target resolved them ("auto" filled in)
     method_type: str | None = None  # supervised | dpo | reinforcement, when the target says
     seed: int | None = None
+    suffix: str | None = None  # as the job was created with it (OpenAI echoes it as `user_provided_suffix`)
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -64,7 +65,12 @@ class RemoteJob:
             hyperparameters=dict(resolved or {}),
             method_type=method.get("type"),
             seed=j.get("seed"),
+            suffix=_text(j.get("user_provided_suffix") or j.get("suffix")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The remote side as the planner sees it: ftrun's jobs on the target, and job ids known to be gone."""
+    """The remote side as the planner sees it: ftrun's jobs on the target (for a host that keeps no metadata, every
+    job listed), and job ids known to be gone."""
 
     jobs: Mapping[str, RemoteJob] = field(default_factory=dict)
     gone: frozenset[str] = frozenset()

@@ -55,7 +55,10 @@ def test_both_forms_are_the_same_experiment_and_fingerprint(tmp_path: Path) -> N
 
 def test_reinforcement_settings_nested_under_its_name(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
-    ws.write("ftrun.yaml", "workspace: forms\ndefaults: {model: local/tiny}\n")
+    ws.write(
+        "ftrun.yaml",
+        "workspace: forms\ntargets:\n  openai: {kind: openai}\ndefaults: {model: o4-mini-2025-04-16}\n",
+    )
     ws.write("data/train.jsonl", chat_lines(12))
     grader = "{type: string_check, name: g, input: '{{sample.output_text}}', reference: x, operation: eq}"
     ws.experiment(
@@ -67,7 +70,7 @@ def test_reinforcement_settings_nested_under_its_name(tmp_path: Path) -> None:
         f"  reinforcement:\n    grader: {grader}\n",
     )
     workspace = load_workspace(ws.root)
-    loaded = pipeline.load(workspace, workspace.target())
+    loaded = pipeline.load(workspace, workspace.target("openai"))  # the built-in server trains no reinforcement
     by = {d.experiment.name: d for d in loaded.desired}
     assert by["ours"].training_hash == by["theirs"].training_hash
     assert by["theirs"].experiment.method.to_api()["reinforcement"]["grader"]["type"] == "string_check"
