@@ -10,11 +10,10 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlparse
 
 from runner.diagnostics import Diagnostic, Severity
 from runner.plan import Desired
-from runner.workspace import DEFAULT_OPENAI_URL, Target
+from runner.workspace import Target
 
 # OpenAI's fine-tunable base models and the methods each takes. Source: OpenAI's supervised fine-tuning guide
 # (developers.openai.com/api/docs/guides/supervised-fine-tuning, 2026), its DPO and reinforcement fine-tuning guides,
@@ -55,9 +54,13 @@ def local_presets() -> tuple[str, ...]:
 
 
 def is_openai(target: Target) -> bool:
-    """Does the target send jobs to OpenAI itself (not another host that speaks its API)?"""
-    host = urlparse(target.base_url or "").hostname
-    return target.kind == "openai" and host == urlparse(DEFAULT_OPENAI_URL).hostname
+    """Does the target send jobs to OpenAI itself (not another host that speaks its API)? Its profile says."""
+    return target.profile.name == "openai"
+
+
+def is_builtin_server(target: Target) -> bool:
+    """The built-in server: in this process (`local`), or `ftrun serve` (a target with `flavor: ftrun`)."""
+    return target.kind == "local" or target.profile.name == "ftrun"
 
 
 def suggestion(name: str, known: Iterable[str]) -> str | None:
@@ -110,7 +113,7 @@ def offline_diagnostics(desired: Sequence[Desired], target: Target) -> list[Diag
             elif method not in OPENAI_FINE_TUNABLE[snapshot]:
                 takes = ", ".join(OPENAI_FINE_TUNABLE[snapshot])
                 out.append(_diagnostic(d, Severity.ERROR, f"OpenAI trains {model} with {takes}, not {method}", ()))
-        elif target.kind == "local":
+        elif is_builtin_server(target):
             presets = local_presets()
             if model.startswith(LOCAL_PREFIX) and model not in presets:
                 out.append(

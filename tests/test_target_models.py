@@ -69,6 +69,14 @@ def test_validate_knows_the_models_of_each_kind_of_target_offline(workspace: Wor
     assert "beta" not in found  # an alias OpenAI resolves to a snapshot it fine-tunes
     assert found["gamma"]["severity"] == "error" and "with reinforcement, not supervised" in found["gamma"]["message"]
 
+    # `ftrun serve` (flavor ftrun) is the built-in server too: its presets are known offline.
+    (ws / "ftrun.yaml").write_text(
+        "workspace: test-ws\ntargets:\n  mine: {kind: openai, flavor: ftrun, base_url: 'http://127.0.0.1:1/v1'}\n"
+    )
+    workspace.experiment("alpha", "training_file: data/train.jsonl\nmodel: local/tiyn\n")
+    code, out = run(ws, "-t", "mine", "validate")
+    assert code == 1 and "experiments/alpha.yaml:2: 'local/tiyn' is not a preset of the built-in server" in out, out
+
 
 def test_the_tables_agree_with_themselves() -> None:
     assert set(OPENAI_ALIASES.values()) <= set(OPENAI_FINE_TUNABLE)
