@@ -6,12 +6,15 @@ Each edit is a pure function of the state; the command line runs it under the ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from typing import Any
 
 from runner.diagnostics import FtrunError
 from runner.selection import Selection
 from runner.state import State
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # as the experiment schema's `name`
 
 
 def _missing(state: State, name: str) -> FtrunError:
@@ -71,4 +74,8 @@ def move(state: State, old: str, new: str) -> State:
         )
     if old == new:
         raise FtrunError(f"'{old}' already has that name")
+    if not NAME.fullmatch(new):
+        raise FtrunError(
+            f"'{new}' is not an experiment name", hint="up to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit"
+        )
     return state.renamed(old, new)

@@ -118,6 +118,8 @@ def _import_rename_and_edit(ws: Path) -> None:
     before = (ws / "state" / "local.json").read_bytes()
     code, out = run(ws, "state", "mv", "gamma", "beta")
     assert code == 1 and "already has an experiment 'beta'" in out
+    code, out = run(ws, "state", "mv", "gamma", "not/a name")
+    assert code == 1 and "'not/a name' is not an experiment name" in out
     code, out = run(ws, "state", "mv", "nosuch", "delta")
     assert code == 1 and "no experiment 'nosuch'" in out
     assert (ws / "state" / "local.json").read_bytes() == before  # refusals change nothing
