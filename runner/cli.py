@@ -575,15 +575,27 @@ def status(
     help="Also write the loss charts as PNG images into DIR (for places that cannot show HTML).",
 )
 @click.option("--offline", is_flag=True, help="Only what state records (no loss curves), without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path | None, offline: bool) -> None:
+def report(
+    c: Context,
+    names: tuple[str, ...],
+    out: Path | None,
+    png_dir: Path | None,
+    offline: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
     """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
     from runner.datasets.pricing import actual_cost
     from runner.report import gather_report
     from runner.views.loss_charts import write_png
     from runner.views.report_html import report_charts, report_html
 
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    if selection is not None:
+        names = tuple(dict.fromkeys([*names, *selection.names]))
     state = _live_state(c, c.store.load_or_new(c.target.name), offline)
     loaded = pipeline.load(c.ws, c.target)  # the data the specs name now; a spec that does not load is left out
     known = set(state.experiments) | {e.name for e in loaded.experiments}

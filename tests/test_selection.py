@@ -124,3 +124,12 @@ def test_apply_select_applies_only_the_selection_and_never_forgets_the_others(wo
         assert list(state["experiments"]) == ["alpha"]
     finally:
         run(ws, "destroy", "--auto-approve")
+
+
+def test_report_takes_the_selection_too(workspace: Workspace, tmp_path: Path) -> None:
+    code, out = run(workspace.root, "report", "--offline", "-s", "alp*", "-o", str(tmp_path / "r.html"))
+    assert code == 0 and "(1 experiment(s))" in out, out
+    code, out = run(workspace.root, "report", "--offline", "-o", str(tmp_path / "r.html"))
+    assert code == 0 and "(2 experiment(s))" in out, out
+    code, out = run(workspace.root, "report", "--offline", "-s", "label:nope")
+    assert code == 1 and "no experiment matches 'label:nope'" in out
