@@ -78,9 +78,11 @@ def test_validate_knows_the_models_of_each_kind_of_target_offline(workspace: Wor
     assert code == 1 and "experiments/alpha.yaml:2: 'local/tiyn' is not a preset of the built-in server" in out, out
 
 
-def test_the_tables_agree_with_themselves() -> None:
+def test_the_tables_agree_with_themselves_and_with_the_server() -> None:
+    from runner.server.training.presets import PRESETS
+
     assert set(OPENAI_ALIASES.values()) <= set(OPENAI_FINE_TUNABLE)
-    assert "local/tiny" in local_presets()
+    assert local_presets() == tuple(sorted(PRESETS))
 
 
 def test_over_http_the_sdk_asks_a_standalone_server_for_its_models(workspace: Workspace, tmp_path: Path) -> None:
