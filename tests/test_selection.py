@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from workspaces import Workspace
 
 from runner.cli import cli
 from runner.diagnostics import FtrunError
+from runner.plan import Action
 from runner.selection import Candidate, candidates_of, select
 
 CANDIDATES = [
@@ -133,3 +136,28 @@ def test_report_takes_the_selection_too(workspace: Workspace, tmp_path: Path) ->
     assert code == 0 and "(2 experiment(s))" in out, out
     code, out = run(workspace.root, "report", "--offline", "-s", "label:nope")
     assert code == 1 and "no experiment matches 'label:nope'" in out
+
+
+NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(specs=st.sets(NAMES), recorded=st.sets(NAMES), chosen=st.sets(NAMES, min_size=1))
+def test_a_selected_plan_touches_exactly_the_selection(specs: set[str], recorded: set[str], chosen: set[str]) -> None:
+    from test_planner_cases import plan_of
+
+    case = {
+        "desired": {n: {"version": "v2"} for n in specs},
+        "state": {
+            n: {"current": f"job-{n}", "runs": [{"job": f"job-{n}", "version": "v1", "status": "running"}]}
+            for n in recorded
+        },
+        "remote": {"jobs": {f"job-{n}": {"experiment": n, "version": "v1", "status": "running"} for n in recorded}},
+        "options": {"select": sorted(chosen)},
+    }
+    plan = plan_of(case)
+    touched = {c.experiment for c in plan.changes}
+    assert touched == (specs | recorded) & chosen
+    for c in plan.changes:
+        if c.experiment not in specs:
+            assert c.action in (Action.CANCEL, Action.FORGET)  # its spec is gone, and it was selected
