@@ -241,7 +241,8 @@ def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state
 
     specs, diags = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
     found = candidates_of(
-        (Candidate(e.name, e.labels, e.sweep) for e in specs), {n: es.metadata for n, es in state.experiments.items()}
+        (Candidate(e.name, e.labels, e.sweep, e.moved_from) for e in specs),
+        {n: es.metadata for n, es in state.experiments.items()},
     )
     upstream = upstream_of(specs)
     try:

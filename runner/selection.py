@@ -28,6 +28,7 @@ class Candidate:
     name: str
     labels: tuple[str, ...] = ()
     sweep: str | None = None  # a variant of a `matrix:`: the spec's own name, which selects every variant
+    moved_from: str | None = None  # a rename: the old name and the new go together
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,9 @@ def select(
         if not found:
             unmatched.append(e)
         chosen -= found
+    for c in candidates:  # a rename is one experiment under two names: selecting either selects both
+        if c.moved_from is not None and (c.name in chosen or c.moved_from in chosen):
+            chosen |= {c.name, c.moved_from} & {x.name for x in candidates}
     if unmatched:
         known = ", ".join(sorted({c.name for c in candidates})) or "none"
         raise FtrunError(

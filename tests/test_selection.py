@@ -53,6 +53,13 @@ def test_a_selector_matching_nothing_is_an_error_naming_it() -> None:
         select(("marv",), ("marv",), CANDIDATES)
 
 
+def test_a_rename_is_selected_under_either_name() -> None:
+    found = [Candidate("sarcastic", moved_from="marv"), Candidate("marv"), Candidate("faq")]
+    for name in ("marv", "sarcastic"):
+        sel = select((name,), (), found)
+        assert sel is not None and sel.names == ("marv", "sarcastic")
+
+
 def test_chains_follow_the_dependency_function() -> None:
     builds_on = {"marv": ("base",), "marv-quick": ("marv",)}
 
