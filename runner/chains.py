@@ -16,7 +16,9 @@ from runner.diagnostics import Diagnostic, Severity
 
 if TYPE_CHECKING:
     from runner.fingerprint import FieldDiff
+    from runner.plan import Desired
     from runner.spec import Experiment
+    from runner.state import State
 
 BASE_FIELD = "model.training_hash"  # the field of a downstream's inputs that changes when its upstream does
 
@@ -126,3 +128,30 @@ def changed(fields: Sequence[FieldDiff], inputs: Mapping[str, Any]) -> str:
     if others:
         parts.append(f"{', '.join(others)} changed")
     return "; ".join(parts) or "training inputs changed"
+
+
+def missing_bases(desired: Sequence[Desired], state: State) -> list[Diagnostic]:
+    """A planned experiment whose base is not planned with it (left out of a selection) and has no run of the
+    version it needs: it could not be trained, so the plan says so rather than apply failing half-way."""
+    planned = {d.experiment.name for d in desired}
+    out = []
+    for d in desired:
+        base = d.experiment.base_experiment
+        if base is None or base in planned:
+            continue
+        es = state.experiments.get(base)
+        run = es.current_run if es else None
+        if run is None or run.training_hash != d.inputs["model"]["training_hash"]:
+            out.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"{d.experiment.name} trains on the model of {base}, which is not in this plan and has no run "
+                    "of the version it needs",
+                    file=d.experiment.file,
+                    line=d.experiment.line("model"),
+                    experiment=d.experiment.name,
+                    check="base-not-planned",
+                    hint=f"select it too: `-s +{d.experiment.name}`",
+                )
+            )
+    return out

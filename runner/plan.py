@@ -235,6 +235,7 @@ def make_plan(
     if selection is not None:
         desired = [d for d in desired if d.experiment.name in selection]
     state, moves, move_diags = plan_moves(desired, state)
+    move_diags = (*move_diags, *chains.missing_bases(desired, state))
     if selection is not None:
         state = replace(state, experiments={k: v for k, v in state.experiments.items() if k in selection})
     changes: list[Change] = [

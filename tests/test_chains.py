@@ -94,6 +94,9 @@ def test_a_downstream_alone_waits_for_nothing_it_cannot_have(tmp_path: Path) -> 
     target = Target(ws)
     plan = target.plan(only=("polite",))
     assert [c.experiment for c in plan.actionable] == ["polite"]
+    [error] = [d for d in plan.diagnostics if d.severity == "error"]
+    assert error.check == "base-not-planned" and error.hint == "select it too: `-s +polite`"
+    assert (error.file, error.line) == ("experiments/polite.yaml", 2)
     try:
         target.plan(apply=True, only=("polite",))
         raise AssertionError("applied a chain without its base")
@@ -113,8 +116,9 @@ def test_selection_follows_chains_and_bad_chains_are_errors(tmp_path: Path) -> N
     code, out = run(ws, "plan", "-s", "+polite")
     assert code == 0 and "Selected (-s +polite): marv, polite." in out, out
     assert "model         = the model of experiment marv" in out
-    code, out = run(ws, "plan", "-s", "polite+")
-    assert code == 0 and "Selected (-s polite+): polite, rude." in out, out
+    code, out = run(ws, "plan", "-s", "polite+")  # without marv, which is not trained yet: said before any upload
+    assert code == 1 and "Selected (-s polite+): polite, rude." in out, out
+    assert "experiments/polite.yaml:2: polite trains on the model of marv, which is not in this plan" in out
 
     ws.experiment("marv", "model: {experiment: rude}\ntraining_file: data/train.jsonl\n")
     code, out = run(ws, "validate")
