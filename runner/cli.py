@@ -229,7 +229,7 @@ def _unknown_models(
                 check="models-unlisted",
             )
         ]
-    return unknown_models(desired, offered, c.target)
+    return unknown_models(desired, offered, c.target, c.ws.defaults.key_line(("model",)))
 
 
 def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state: State) -> Selection | None:
@@ -294,7 +294,8 @@ def validate(c: Context, as_json: bool) -> None:
     from runner.target_models import offline_diagnostics
 
     loaded = pipeline.load(c.ws, c.target)
-    loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *offline_diagnostics(loaded.desired, c.target)))
+    found = offline_diagnostics(loaded.desired, c.target, c.ws.defaults.key_line(("model",)))
+    loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *found))
     if as_json:
         doc = reports.validate_document(loaded.desired, loaded.diagnostics)
         c.out.print_json(json.dumps(doc, ensure_ascii=False))

@@ -59,6 +59,7 @@ class Experiment:
     lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
     moved_from: str | None = None  # the experiment's previous name (see runner.moves)
     base_experiment: str | None = None  # `model: {experiment: NAME}`: trains on NAME's model (see runner.chains)
+    defaulted: frozenset[str] = frozenset()  # top-level fields that came from ftrun.yaml's `defaults:`
     sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
     sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
 
@@ -199,6 +200,7 @@ def _experiment(name: str, merged: dict[str, Any], located: Located, from_defaul
         integrations=tuple(merged.get("integrations") or ()),
         lines=lines,
         moved_from=merged.get("moved_from"),
+        defaulted=frozenset(from_defaults),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from runner.diagnostics import Diagnostic, Severity
 from runner.plan import Desired
-from runner.workspace import Target
+from runner.workspace import CONFIG_FILE, Target
 
 # OpenAI's fine-tunable base models and the methods each takes. Source: OpenAI's supervised fine-tuning guide
 # (developers.openai.com/api/docs/guides/supervised-fine-tuning, 2026), its DPO and reinforcement fine-tuning guides,
@@ -77,23 +77,45 @@ def _judged_by_path(d: Desired) -> bool:
 
 
 def _diagnostic(
-    d: Desired, severity: Severity, message: str, known: Iterable[str], hint: str | None = None
+    d: Desired,
+    severity: Severity,
+    message: str,
+    known: Iterable[str],
+    hint: str | None = None,
+    defaults_line: int | None = None,
 ) -> Diagnostic:
+    """At the spec's `model:` line, or at ftrun.yaml's `defaults:` when the model came from there."""
     close = suggestion(d.experiment.model, known)
     exp = d.experiment
+    defaulted = "model" in exp.defaulted
     return Diagnostic(
         severity,
-        message,
-        file=exp.file,
-        line=exp.line("model"),
-        experiment=exp.name,
+        message + (" (the default model in ftrun.yaml)" if defaulted else ""),
+        file=CONFIG_FILE if defaulted else exp.file,
+        line=defaults_line if defaulted else exp.line("model"),
+        experiment=None if defaulted else exp.name,
         check="unknown-model",
         hint=f"did you mean '{close}'?" if close else hint,
     )
 
 
-def offline_diagnostics(desired: Sequence[Desired], target: Target) -> list[Diagnostic]:
-    """What can be said of each experiment's base model without asking the target (`ftrun validate`)."""
+def _once(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """A finding about the default model once, not once per experiment that uses it."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for d in diagnostics:
+        key = (d.file, d.line, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def offline_diagnostics(
+    desired: Sequence[Desired], target: Target, defaults_line: int | None = None
+) -> list[Diagnostic]:
+    """What can be said of each experiment's base model without asking the target (`ftrun validate`);
+    `defaults_line`: the line of `model:` under ftrun.yaml's `defaults:`."""
     out = []
     openai_names = [*OPENAI_FINE_TUNABLE, *OPENAI_ALIASES]
     for d in desired:
@@ -110,11 +132,20 @@ def offline_diagnostics(desired: Sequence[Desired], target: Target) -> list[Diag
                         f"'{model}' is not one of the models OpenAI fine-tunes (as of 2026-12)",
                         openai_names,
                         hint=f"models OpenAI fine-tunes: {', '.join(OPENAI_FINE_TUNABLE)}",
+                        defaults_line=defaults_line,
                     )
                 )
             elif method not in OPENAI_FINE_TUNABLE[snapshot]:
                 takes = ", ".join(OPENAI_FINE_TUNABLE[snapshot])
-                out.append(_diagnostic(d, Severity.ERROR, f"OpenAI trains {model} with {takes}, not {method}", ()))
+                out.append(
+                    _diagnostic(
+                        d,
+                        Severity.ERROR,
+                        f"OpenAI trains {model} with {takes}, not {method}",
+                        (),
+                        defaults_line=defaults_line,
+                    )
+                )
         elif is_builtin_server(target):
             presets = local_presets()
             if model.startswith(LOCAL_PREFIX) and model not in presets:
@@ -125,6 +156,7 @@ def offline_diagnostics(desired: Sequence[Desired], target: Target) -> list[Diag
                         f"'{model}' is not a preset of the built-in server",
                         presets,
                         hint=f"presets: {', '.join(presets)}",
+                        defaults_line=defaults_line,
                     )
                 )
             elif OPENAI_ALIASES.get(model, model) in OPENAI_FINE_TUNABLE:
@@ -136,12 +168,15 @@ def offline_diagnostics(desired: Sequence[Desired], target: Target) -> list[Diag
                         (),
                         hint=f"use a preset ({', '.join(presets)}), a model directory or a Hugging Face model in "
                         "this machine's cache, or another target (-t openai)",
+                        defaults_line=defaults_line,
                     )
                 )
-    return out
+    return _once(out)
 
 
-def unknown_models(desired: Sequence[Desired], offered: Sequence[str], target: Target) -> list[Diagnostic]:
+def unknown_models(
+    desired: Sequence[Desired], offered: Sequence[str], target: Target, defaults_line: int | None = None
+) -> list[Diagnostic]:
     """Each experiment whose base model the target's own model list does not offer (`ftrun plan`)."""
     known = set(offered)
     bases = sorted(m for m in known if not m.startswith(("ft:", "ftckpt")))
@@ -160,6 +195,7 @@ def unknown_models(desired: Sequence[Desired], offered: Sequence[str], target: T
                 f"target '{target.name}' has no model '{model}'",
                 offered,
                 hint=f"it offers {offers or 'no base model'} (and fine-tuned models by their ft: names)",
+                defaults_line=defaults_line,
             )
         )
-    return out
+    return _once(out)

@@ -103,3 +103,12 @@ def test_over_http_the_sdk_asks_a_standalone_server_for_its_models(workspace: Wo
         assert "did you mean 'local/tiny'?" in result.output
         client = OpenAI(base_url=url, api_key="unused")
         assert list(client.files.list()) == []
+
+
+def test_a_misspelt_default_model_is_reported_once_at_its_line_in_ftrun_yaml(workspace: Workspace) -> None:
+    ws = workspace.root
+    (ws / "ftrun.yaml").write_text("workspace: test-ws\ndefaults:\n  model: local/tiyn\n  seed: 1\n")
+    code, out = run(ws, "plan")
+    assert code == 1
+    assert out.count("ftrun.yaml:3: target 'local' has no model 'local/tiyn' (the default model in ftrun.yaml)") == 1
+    assert "did you mean 'local/tiny'?" in out and server_files(ws) == []
