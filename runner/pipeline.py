@@ -11,6 +11,7 @@ from pathlib import Path
 
 from runner import datasets
 from runner.diagnostics import Diagnostic, Severity
+from runner.evals.suite import EVALS_DIR, Suite, load_suites, suite_files
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.job_status import JobStatus
 from runner.plan import Desired, Estimate
@@ -57,6 +58,8 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
         experiments = [e for e in experiments if e.name in only]
     desired: list[Desired] = []
     seen: set[tuple[object, ...]] = set()
+    suites, suite_diags = _suites(ws, experiments)
+    diags += suite_diags
     for exp in experiments:
         prepared = datasets.prepare(
             exp.training_file,
@@ -92,9 +95,32 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 metadata_hash=digest(meta),
                 estimate=estimate(ws, target, exp, prepared),
                 api_model=_local_model_dir(ws, target, exp.model),
+                suites=tuple(suites[n] for n in exp.evals if n in suites),
             )
         )
     return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+
+
+def _suites(ws: Workspace, experiments: Sequence[Experiment]) -> tuple[dict[str, Suite], list[Diagnostic]]:
+    """The eval suites the experiments list, each loaded once; an experiment naming no suite of evals/ is an error."""
+    suites, diags = load_suites(ws, [n for e in experiments for n in e.evals])
+    files = suite_files(ws)
+    for exp in experiments:
+        for name in exp.evals:
+            if name not in files:
+                known = ", ".join(sorted(files)) or f"none: {EVALS_DIR}/ has no suite"
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"unknown eval suite '{name}' (known: {known})",
+                        file=exp.file,
+                        line=exp.line("evals"),
+                        experiment=exp.name,
+                        check="unknown-suite",
+                        hint=f"add {EVALS_DIR}/{name}.yaml, or fix the name under `evals:`",
+                    )
+                )
+    return suites, diags
 
 
 def _local_model_dir(ws: Workspace, target: Target, model: str) -> str | None:

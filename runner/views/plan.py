@@ -11,6 +11,7 @@ from rich.markup import escape
 from runner.diagnostics import Severity
 from runner.plan import Action, Change, Mode, Plan
 from runner.views.diagnostics import diagnostics_text
+from runner.views.evals import blocked_lines, eval_change_lines, plan_evals_markdown
 from runner.views.figures import estimate_text, money
 
 SYMBOL = {
@@ -21,6 +22,8 @@ SYMBOL = {
     Action.CANCEL: ("-", "red"),
     Action.FORGET: ("-", "red"),
     Action.DELETE_MODEL: ("x", "red"),
+    Action.EVALUATE: ("?", "magenta"),
+    Action.PROMOTE: ("@", "green"),
     Action.NOOP: (" ", "dim"),
 }
 
@@ -32,6 +35,8 @@ HEADLINE = {
     Action.CANCEL: "will be cancelled and forgotten",
     Action.FORGET: "will be forgotten",
     Action.DELETE_MODEL: "model will be deleted",
+    Action.EVALUATE: "will be evaluated",
+    Action.PROMOTE: "alias will move",
 }
 
 SUMMARY_WORDS = {
@@ -42,7 +47,12 @@ SUMMARY_WORDS = {
     Action.CANCEL: "to cancel",
     Action.FORGET: "to forget",
     Action.DELETE_MODEL: "model(s) to delete",
+    Action.EVALUATE: "to evaluate",
+    Action.PROMOTE: "to promote",
 }
+
+# Counted in a summary only when the plan has some.
+OPTIONAL = (Action.DELETE_MODEL, Action.EVALUATE, Action.PROMOTE)
 
 
 def _value(v: Any) -> str:
@@ -84,6 +94,7 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
         lines.append(f"        job = {escape(c.job_id)}")
     if c.model:
         lines.append(f"      [{colour}]{sym}[/] model = {escape(c.model)}")
+    lines += eval_change_lines(c)
     if c.spends:
         lines.append(f"      [dim]# estimate: {escape(estimate_text(c.estimate))}[/dim]")
     for note in c.notes:
@@ -153,6 +164,7 @@ def plan_text(plan: Plan) -> str:
         out.append(
             f"[bold green]No changes.[/bold green] The experiments match the state of target '{escape(plan.target)}'."
         )
+        out += blocked_lines(plan)
     else:
         verb = "destroy these" if plan.mode is Mode.DESTROY else "perform these actions"
         out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
@@ -167,6 +179,7 @@ def plan_text(plan: Plan) -> str:
                 out.append(f"  [green]+[/] {escape(u.display)} (sha256 {u.sha256[:12]}, {u.examples} examples)")
             out.append("")
         out.append(summary_line(plan))
+    out += blocked_lines(plan)
     if plan.diagnostics:
         out.append("")
         out.extend(diagnostics_text(plan.diagnostics))
@@ -205,7 +218,7 @@ def plan_markdown(plan: Plan) -> str:
         shown = [
             a
             for a in SUMMARY_WORDS
-            if (a in destroying if plan.mode is Mode.DESTROY else a is not Action.DELETE_MODEL or counts[a])
+            if (a in destroying if plan.mode is Mode.DESTROY else a not in OPTIONAL or counts[a])
         ]
         tally = ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
         if plan.mode is Mode.DESTROY:
@@ -215,6 +228,9 @@ def plan_markdown(plan: Plan) -> str:
                 f"**Plan:** {tally}. New spending: **{money(plan.new_spend_usd)}**"
                 + (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else ".")
             )
+    evals = plan_evals_markdown(plan)
+    if evals:
+        out += ["", evals.rstrip("\n")]
     errors = [d for d in plan.diagnostics if d.severity is Severity.ERROR]
     warnings = [d for d in plan.diagnostics if d.severity is Severity.WARNING]
     for title, group in (("Errors", errors), ("Warnings", warnings)):
