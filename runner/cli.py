@@ -399,10 +399,16 @@ def _wait(c: Context, applier: Applier, timeout: float | None) -> None:
     for line in lines:
         c.out.print(line)
     if applier.deferred:  # evals (and promotions) of the jobs that just succeeded
+        from runner.events import tally
+
         before = len(applier.events)
         with c.lock("evaluate"):
             applier.run_deferred()
-        c.out.print("\n" + completion_line("Evaluation", applier.events[before:], ("evaluated", "promoted")))
+        if applier.observer.as_json:
+            doc = {"type": "evaluation_complete", "counts": tally(applier.events[before:])}
+            c.out.out(json.dumps(doc), highlight=False)
+        else:
+            c.out.print("\n" + completion_line("Evaluation", applier.events[before:], ("evaluated", "promoted")))
     if failed:
         raise FtrunError(
             f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",

@@ -218,3 +218,21 @@ def test_without_waiting_evals_are_deferred_and_planned_again(h: Evals) -> None:
     assert {e.what for e in h.events if isinstance(e, ev.EvaluationDeferred)} == {"answers", "bot@prod"}
     plan, _ = h.plan()
     assert ("bot", Action.EVALUATE) in actions(plan)
+
+
+def test_the_pull_request_shows_the_eval_table_flips_and_the_blocked_promotion(h: Evals) -> None:
+    from test_render_golden import check, plain
+
+    from runner.views.plan import plan_markdown, plan_text
+
+    h.answers = [knows(3), knows(1)]
+    h.apply()
+    h.ws.experiment("bot", (h.ws.root / "experiments/bot.yaml").read_text() + "seed: 5\n")
+    h.ws.experiment("rough", (h.ws.root / "experiments/rough.yaml").read_text().replace("seed: 2", "seed: 3"))
+    pending, _ = h.plan()
+    check("plan-evals-pending.md", plan_markdown(pending))
+    h.answers = [knows(2), knows(2)]
+    h.apply()
+    plan, _ = h.plan()
+    check("plan-evals-blocked.md", plan_markdown(plan))
+    check("plan-evals-blocked.txt", plain(plan_text(plan)))

@@ -4,7 +4,7 @@ JSON document `--json` prints. They render the plan's comparisons; they decide n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -36,15 +36,16 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def promotion_text(c: Change) -> str:
-    """'marv@prod: blocked (pass rate 0.62 < 0.80; prod holds 0.81)' and the like."""
+def promotion_text(c: Change, mark: Callable[[str], str] = str) -> str:
+    """'marv@prod: blocked, stays on ftjob-1 (pass rate 0.62 < 0.80; prod holds 0.81)' and the like; `mark`
+    emphasises the word "blocked" (bold in Markdown)."""
     p = c.promote
     assert p is not None
     alias = f"{c.experiment}@{p.alias}"
     if p.pinned:
         return f"{alias}: pinned to job {p.job_id}" + (f" (from {p.holder})" if p.holder else "")
     if p.blocked:
-        return f"{alias}: blocked ({p.figures}); stays on {p.holder or 'nothing'}"
+        return f"{alias}: {mark('blocked')}, stays on {p.holder or 'nothing'} ({p.figures})"
     if p.figures:
         return f"{alias}: moves to {p.job_id} ({p.figures})"
     rule = f"pass rate >= {p.min_pass_rate:.2f} on {p.suite}" + (f", not below {p.alias}'s" if p.no_regression else "")
@@ -86,8 +87,7 @@ def evals_markdown(comparisons: Sequence[Comparison], promotions: Sequence[Chang
     if promotions:
         out.append("**Promotions:**")
         for p in promotions:
-            text = _md(promotion_text(p))
-            out.append(f"- {'**blocked**: ' if p.blocked else ''}{text}")
+            out.append(f"- {_md(promotion_text(p, lambda word: f'**{word}**'))}")
         out.append("")
     return "\n".join(out)
 
@@ -108,7 +108,7 @@ def evals_lines(comparisons: Sequence[Comparison], promotions: Sequence[Change] 
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = ["[bold]Evals:[/bold]"]
     for n, r in enumerate(rows):
-        line = "  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))
+        line = ("  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))).rstrip()
         out.append(f"[dim]{escape(line)}[/dim]" if n == 0 else escape(line))
     for c in comparisons:
         for f in c.flips:

@@ -164,7 +164,6 @@ def plan_text(plan: Plan) -> str:
         out.append(
             f"[bold green]No changes.[/bold green] The experiments match the state of target '{escape(plan.target)}'."
         )
-        out += blocked_lines(plan)
     else:
         verb = "destroy these" if plan.mode is Mode.DESTROY else "perform these actions"
         out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
