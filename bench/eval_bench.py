@@ -1,21 +1,26 @@
 """Benchmark of the eval runner: cases per second on the built-in server, concurrent against one at a time.
 
 Trains one small model (the tiny preset, on the example's Marv data) in a scratch workspace, then scores it on a
-suite of 200 cases × 3 samples twice in the same run: with requests sent one at a time, and with the target's
-concurrency (4 in flight by default). Prints cases per second for each beside the goal. Nothing is asserted.
+suite of 200 cases × 3 samples in the same run: with requests sent one at a time, and with the target's concurrency
+(4 in flight by default), alternating for `--rounds` rounds. Prints cases per second for each beside the goal.
+Nothing is asserted. The built-in server generates one answer at a time (one lock around generation, torch using
+every core for it), so there concurrency can only overlap the requests' own overhead; hosts that answer several
+requests at once (OpenAI, vLLM) are where it pays.
 
-    python bench/eval_bench.py [--cases 200] [--repeat 3] [--concurrency 4] [--max-tokens 24]
+    python bench/eval_bench.py [--cases 200] [--repeat 3] [--concurrency 4] [--max-tokens 24] [--rounds 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each mode, alternating; the fastest is kept")
     args = parser.parse_args()
 
     from runner import local_target
@@ -75,19 +81,23 @@ def main() -> None:
         provider = local_target.connect(ws, target)
         suite = _suite(args.cases, args.repeat, args.max_tokens)
         assert isinstance(suite, Suite)
-        evaluate(provider, suite, model, concurrency=1)  # warm: the model is loaded before either is timed
-        figures = {}
-        for label, concurrency in (("one at a time", 1), (f"{args.concurrency} in flight", args.concurrency)):
-            t0 = time.perf_counter()
-            result = evaluate(provider, suite, model, concurrency=concurrency)
-            seconds = time.perf_counter() - t0
-            figures[label] = args.cases / seconds
-            print(
-                f"{label:>14}: {args.cases} cases × {args.repeat} samples in {seconds:6.1f} s = "
-                f"{figures[label]:6.2f} cases/s (pass rate {result.pass_rate}, errors {result.errors})"
-            )
-        one, many = figures.values()
-        print(f"speed-up: {many / one:.2f}× (goal ≥ {GOAL:.1f}×)")
+        warm = replace(suite, cases=suite.cases[:1])
+        evaluate(provider, warm, model, concurrency=1)  # the model is loaded before either run is timed
+        modes = (("one at a time", 1), (f"{args.concurrency} in flight", args.concurrency))
+        best: dict[str, float] = {}
+        for round_ in range(1, args.rounds + 1):  # alternating, the fastest of each kept: the machine may be shared
+            for label, concurrency in modes:
+                t0 = time.perf_counter()
+                result = evaluate(provider, suite, model, concurrency=concurrency)
+                seconds = time.perf_counter() - t0
+                best[label] = max(best.get(label, 0.0), args.cases / seconds)
+                print(
+                    f"round {round_} {label:>14}: {args.cases} cases × {args.repeat} samples in {seconds:6.1f} s = "
+                    f"{args.cases / seconds:6.2f} cases/s (pass rate {result.pass_rate}, errors {result.errors})"
+                )
+        one, many = (best[label] for label, _ in modes)
+        print(f"best: {one:.2f} cases/s one at a time, {many:.2f} cases/s with {args.concurrency} in flight")
+        print(f"speed-up: {many / one:.2f}× (goal ≥ {GOAL:.1f}×); load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
