@@ -159,6 +159,7 @@ class Plan:
     retrain: tuple[str, ...] = ()
     mode: Mode = Mode.APPLY
     delete_models: bool = False  # destroy mode: the plan deletes the fine-tuned models too
+    target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
     evals: tuple[Comparison, ...] = ()  # the eval table: each suite's figures per experiment
 
@@ -235,6 +236,7 @@ def make_plan(
     diagnostics: Sequence[Diagnostic] = (),
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    target_notes: Sequence[str] = (),
 ) -> Plan:
     """What apply would do. In destroy mode `desired` is ignored: everything in state is removed, and with
     `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise)."""
@@ -264,9 +266,9 @@ def make_plan(
     by_name = {d.experiment.name: d for d in desired}
     comparisons: list[Comparison] = []
     for name in sorted(by_name):
-        change = _plan_experiment(by_name[name], state, snapshot, retrain=name in retrain)
+        change = _plan_experiment(by_name[name], state, snapshot, workspace=workspace, retrain=name in retrain)
         changes.append(change)
-        found, evals_of = _plan_evals(by_name[name], change, state)
+        found, evals_of = _plan_evals(by_name[name], change, state, snapshot)
         changes += found
         comparisons += evals_of.comparisons
         diags += [
@@ -368,10 +370,11 @@ def make_plan(
         mode=mode,
         delete_models=delete_models,
         evals=tuple(comparisons),
+        target_notes=tuple(target_notes),
     )
 
 
-def _plan_evals(d: Desired, change: Change, state: State) -> tuple[list[Change], Any]:
+def _plan_evals(d: Desired, change: Change, state: State, snapshot: Snapshot) -> tuple[list[Change], Any]:
     """The evaluate and promote changes of one experiment, after its training change."""
     exp = d.experiment
     es = state.experiments.get(exp.name)
@@ -381,6 +384,9 @@ def _plan_evals(d: Desired, change: Change, state: State) -> tuple[list[Change],
         change.action is Action.ADOPT and (es is None or es.run(change.job_id) is None)
     )
     candidate = es.run(change.job_id) if es and change.action is Action.ADOPT else (es.current_run if es else None)
+    job = snapshot.jobs.get(candidate.job_id) if candidate else None
+    if candidate is not None and job is not None:  # as the target reports it now (apply records it first)
+        candidate = replace(candidate, status=job.status, fine_tuned_model=job.fine_tuned_model)
     found = plan_evals(exp.name, d.api_model or exp.model, d.suites, exp.promote, es, candidate, trains=trains)
     out = [
         Change(
@@ -444,7 +450,7 @@ def _kept_models(runs: Sequence[Run]) -> tuple[str, ...]:
     return (f"kept on the target: {', '.join(models)}",) if models else ()
 
 
-def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: bool) -> Change:
+def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, workspace: str, retrain: bool) -> Change:
     exp = d.experiment
     name = exp.name
     es = state.experiments.get(name)
@@ -471,13 +477,14 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     wants_job = cur is None or cur.training_hash != d.training_hash or settled_badly
     orphan = adoptable_job(
         snapshot.jobs.values(),
+        workspace=workspace,
         experiment=name,
         training_hash=d.training_hash,
         known=known,
         allow_failed=not retrain,
     )
     if wants_job and orphan:
-        why = f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state"
+        why = f"job {orphan.id} ({orphan.status}) was created for this version but is not in state"
         return replace(base, action=Action.ADOPT, reason=why, job_id=orphan.id)
     spend = replace(spend, forced=retrain)
     if cur is None or status is None:

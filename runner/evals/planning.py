@@ -124,7 +124,11 @@ def plan_evals(
     holder_job = es.aliases[promote.alias].job_id if es and promote and promote.alias in es.aliases else None
     holder = es.run(holder_job) if es else None
     cand_job = None if trains else (candidate.job_id if candidate else None)
-    scorable = trains or (candidate is not None and JobStatus.of(candidate.status) not in _SETTLED_BADLY)
+    # A job still training is evaluated when it succeeds (by `apply --wait`, or the plan after): nothing to do yet.
+    training = not trains and candidate is not None and JobStatus.of(candidate.status).is_active
+    scorable = trains or (
+        candidate is not None and not training and JobStatus.of(candidate.status) not in _SETTLED_BADLY
+    )
     steps: list[EvalStep] = []
     rows: list[Comparison] = []
     for suite in suites:
@@ -163,7 +167,7 @@ def plan_evals(
                 holder_job=holder_job,
                 candidate=cand_result,
                 candidate_job=cand_job,
-                pending=scorable and cand_result is None,
+                pending=(scorable or training) and cand_result is None,
                 against=against,
                 reference=reference,
                 flips=_flips(reference, cand_result),
