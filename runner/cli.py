@@ -531,6 +531,7 @@ def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path |
     """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
     from runner.datasets.pricing import actual_cost
     from runner.report import gather_report
+    from runner.views.evals import report_tables
     from runner.views.loss_charts import write_png
     from runner.views.report_html import report_charts, report_html
 
@@ -550,7 +551,15 @@ def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path |
 
     provider = None if offline else c.provider()
     doc = gather_report(
-        c.ws.name, c.target.name, state, loaded.desired, provider, cost, names=names, now=int(time.time())
+        c.ws.name,
+        c.target.name,
+        state,
+        loaded.desired,
+        provider,
+        cost,
+        names=names,
+        now=int(time.time()),
+        evals=report_tables(state),
     )
     if out is None and png_dir is None:
         out = Path("report.html")

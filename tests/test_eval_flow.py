@@ -236,3 +236,20 @@ def test_the_pull_request_shows_the_eval_table_flips_and_the_blocked_promotion(h
     plan, _ = h.plan()
     check("plan-evals-blocked.md", plan_markdown(plan))
     check("plan-evals-blocked.txt", plain(plan_text(plan)))
+
+
+def test_the_report_lists_each_runs_results_and_the_aliases_it_holds(h: Evals) -> None:
+    from runner.views.evals import report_tables
+    from runner.views.report_html import report_html
+
+    h.answers = [knows(3), knows(1)]
+    _, state = h.apply()
+    tables = report_tables(state)
+    bot = state.experiments["bot"].current
+    assert tables["bot"].rows[0][:2] == (bot, "answers") and tables["bot"].rows[0][3:7] == ("0.75", "3", "1", "0")
+    assert tables["bot"].rows[0][-1] == "bot@prod"
+    assert tables["rough"].rows[-1][0] == "base" and tables["rough"].rows[-1][3] == "n/a"
+    from runner.report import gather_report
+
+    doc = gather_report("test-ws", "local", state, h.plan()[1].desired, None, lambda run: None, now=0, evals=tables)
+    assert "bot@prod" in report_html(doc)

@@ -49,8 +49,21 @@ def test_suites_score_real_models_and_the_gate_moves_prod_only_when_it_passes(ma
     assert "0 created, 0 retrained" in out
     assert ftrun(marv, "plan", "--detailed-exitcode").returncode == 0
 
-    # A retrain on two epochs regresses: prod stays on the earlier model, and the pull request says why.
+    # A judge that answers nonsense (marv-quick, asked for a score) makes each case an error; the apply completes.
+    judge = ok(ftrun(marv, "output", "marv-quick")).strip()
+    (marv / "evals" / "judged.yaml").write_text(
+        "cases: evals/marv-heldout.jsonl\n"
+        f"assert:\n  - {{type: judge, judge: {{model: '{judge}', rubric: Sarcastic and right.}}}}\n"
+    )
     spec = marv / "experiments" / "marv.yaml"
+    spec.write_text(spec.read_text().replace("evals: [marv-answers]", "evals: [marv-answers, judged]"))
+    assert plan_actions(marv) == [("marv", "evaluate")]
+    ok(ftrun(marv, "apply", "--auto-approve", "--wait"))
+    judged = next(r for r in json.loads(ok(ftrun(marv, "eval", "--json")))["evals"] if r["suite"] == "judged")
+    assert judged["candidate"]["errors"] == judged["candidate"]["cases"] == 4
+    assert judged["candidate"]["pass_rate"] is None
+
+    # A retrain on two epochs regresses: prod stays on the earlier model, and the pull request says why.
     spec.write_text(spec.read_text().replace("n_epochs: auto", "n_epochs: 2"))
     ok(ftrun(marv, "apply", "--auto-approve", "--wait"))
     assert ok(ftrun(marv, "output", "marv@prod")).strip() == prod

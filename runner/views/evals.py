@@ -13,6 +13,8 @@ from rich.markup import escape
 from runner.evals.planning import Comparison
 from runner.evals.records import EvalResult
 from runner.plan import Action, Change, Plan
+from runner.report import EvalTable
+from runner.state import State
 
 
 def _rate(r: EvalResult | None, *, pending: bool = False) -> str:
@@ -158,3 +160,32 @@ def blocked_lines(plan: Plan) -> list[str]:
     if plan.evals:
         out += ["", *evals_lines(plan.evals)]
     return out
+
+
+REPORT_COLUMNS = ("run", "suite", "model", "pass rate", "passed", "failed", "errors", "mean score", "aliases")
+
+
+def report_tables(state: State) -> dict[str, EvalTable]:
+    """`ftrun report`'s eval table of each experiment: a row per run and suite (then the base model's), newest last."""
+    tables = {}
+    for name, es in sorted(state.experiments.items()):
+        held: dict[str, list[str]] = {}
+        for alias, record in sorted(es.aliases.items()):
+            held.setdefault(record.job_id, []).append(f"{name}@{alias}")
+        rows = [
+            _report_row(run.job_id, r, ", ".join(held.get(run.job_id, ())))
+            for run in es.runs
+            for r in sorted(run.evals, key=lambda e: (e.suite, e.evaluated_at))
+        ]
+        rows += [_report_row("base", b, "") for b in es.baselines]
+        if rows:
+            tables[name] = EvalTable(REPORT_COLUMNS, tuple(rows))
+    return tables
+
+
+def _report_row(run: str, r: EvalResult, aliases: str) -> tuple[str, ...]:
+    if not r.available:
+        return (run, r.suite, r.model, "n/a", "", "", "", "", aliases)
+    rate = "—" if r.pass_rate is None else f"{r.pass_rate:.2f}"
+    score = "—" if r.mean_score is None else f"{r.mean_score:.2f}"
+    return (run, r.suite, r.model, rate, str(r.passed), str(r.failed), str(r.errors), score, aliases)
