@@ -422,7 +422,15 @@ def _eval_reason(step: EvalStep, trains: bool, candidate: Run | None) -> str:
 
 def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model")
-    return sorted(tuple(c.get(k) for k in keys) for c in changes if c.get("action") != Action.NOOP.value)
+    return sorted(
+        (*(c.get(k) for k in keys), *_eval_signature(c)) for c in changes if c.get("action") != Action.NOOP.value
+    )
+
+
+def _eval_signature(change: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What an evaluate or promote change acts on: the suite's key, and the run an alias moves to."""
+    evaluate, promote = change.get("evaluate") or {}, change.get("promote") or {}
+    return (evaluate.get("key"), promote.get("alias"), promote.get("job_id"), promote.get("key"))
 
 
 def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:

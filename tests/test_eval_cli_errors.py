@@ -4,6 +4,7 @@ byte for byte, from `plan`, `apply` and `eval` alike."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -89,3 +90,16 @@ def test_a_pin_to_an_unknown_job_is_an_error_at_the_promote_line(ws: Workspace) 
 def test_an_alias_nobody_holds_yet_is_a_clear_error(ws: Workspace) -> None:
     result = CliRunner().invoke(cli, ["-C", str(ws.root), "--no-color", "output", "alpha@prod"])
     assert result.exit_code == 1 and "no experiment 'alpha'" in result.output
+
+
+def test_a_saved_plan_is_stale_once_a_suite_it_evaluates_changed(ws: Workspace, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    result = CliRunner().invoke(cli, ["-C", str(ws.root), "--no-color", "plan", "--out", str(saved)])
+    assert result.exit_code == 0, result.output
+    ws.write(
+        "evals/cases.jsonl", line(GOOD_CASE) + line({**GOOD_CASE, "assert": [{"type": "icontains", "value": "x"}]})
+    )
+    before = ws.state_bytes()
+    result = CliRunner().invoke(cli, ["-C", str(ws.root), "--no-color", "apply", str(saved)])
+    assert result.exit_code == 1 and "stale" in result.output, result.output
+    assert ws.state_bytes() == before
