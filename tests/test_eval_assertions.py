@@ -113,3 +113,45 @@ def test_the_gate_passes_blocks_and_gives_the_figures() -> None:
     assert not decide(rule, None, None).passed
     lenient = Promotion("prod", "s", min_pass_rate=0.8)
     assert decide(lenient, _result(0.85), _result(0.9)).passed
+
+
+def test_an_evaluation_costs_what_its_tokens_cost_on_a_paid_target_and_nothing_on_a_free_one() -> None:
+    from runner.evals.pricing import inference_cost
+
+    model = "ft:gpt-4.1-mini-2025-04-14:org:marv:abc123"
+    assert inference_cost(model, 1_000_000, 1_000_000, free=False) == 0.80 + 3.20
+    assert inference_cost(model, 500, 100, free=True) == 0.0
+    assert inference_cost("gpt-4.1-mini-2025-04-14", 500, 100, free=False) is None  # a base model: not priced here
+    assert inference_cost("ft:unknown-model:org::x", 500, 100, free=False) is None
+
+
+def test_the_runner_keeps_at_most_its_limit_in_flight_and_scores_as_one_at_a_time_does() -> None:
+    import threading
+    import time
+
+    from fakes import FakeProvider
+
+    from runner.evals.runner import evaluate
+
+    remote, lock = FakeProvider(), threading.Lock()
+    flight = {"now": 0, "most": 0}
+
+    def answer(messages: object) -> str:
+        with lock:
+            flight["now"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+        time.sleep(0.01)
+        with lock:
+            flight["now"] -= 1
+        return "{}" if "1" in str(messages) else "not json"
+
+    remote.replies["m"] = answer
+    suite = _suite(12)
+    concurrent = evaluate(remote, suite, "m", concurrency=3)
+    assert 1 < flight["most"] <= 3
+    flight["most"] = 0
+    sequential = evaluate(remote, suite, "m", concurrency=1)
+    assert flight["most"] == 1
+    assert concurrent.outcomes == sequential.outcomes and concurrent.pass_rate == sequential.pass_rate
+    assert remote.chat_calls == 2 * 12 * 2  # 12 cases × 2 samples, twice
+    assert evaluate(remote, suite, "base-model").available is False  # the fake cannot chat with a base model

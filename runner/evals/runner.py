@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runner.diagnostics import ProviderError
 from runner.evals import assertions
 from runner.evals.judges import Chat
+from runner.evals.pricing import inference_cost
 from runner.evals.records import EvalResult
 from runner.evals.scoring import Sample, summarize, unavailable
 from runner.evals.suite import Case, Suite
@@ -110,4 +111,5 @@ def evaluate(
     for (case, _), result in zip(tasks, results, strict=True):
         assert isinstance(result, Sample)
         samples.setdefault(case.id, []).append(result)
-    return summarize(suite, model, samples, now=now, usd=0.0 if free else None)
+    scored = summarize(suite, model, samples, now=now)
+    return replace(scored, usd=inference_cost(model, scored.prompt_tokens, scored.completion_tokens, free=free))
