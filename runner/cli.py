@@ -854,20 +854,20 @@ def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tup
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["experiment", "workspace"]), default="experiment")
+@click.argument("kind", type=click.Choice(["experiment", "workspace", "suite"]), default="experiment")
 @click.option(
     "--write",
     "write_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     metavar="DIR",
-    help="Write both schemas as files into DIR for editors (experiment.schema.json, workspace.schema.json; "
+    help="Write the schemas as files into DIR for editors (experiment, workspace and suite.schema.json; "
     "fields that ftrun.yaml's defaults may supply are not required there).",
 )
 @pass_ctx
 @_handle_errors
 def schema(c: Context, kind: str, write_dir: Path | None) -> None:
-    """Print the JSON Schema of experiment specs (or of ftrun.yaml), for editors."""
+    """Print the JSON Schema of experiment specs (or of ftrun.yaml, or of eval suites), for editors."""
     from runner.schemacheck import load_schema, write_schemas
 
     if write_dir is not None:

@@ -73,3 +73,18 @@ def test_a_state_file_of_format_1_still_loads_and_is_written_back_in_the_new_for
     store.save(state)
     assert json.loads(path.read_text())["format_version"] == FORMAT_VERSION == 2
     assert State.from_dict(json.loads(path.read_text())).experiments["marv"].runs == state.experiments["marv"].runs
+
+
+def test_the_suite_schema_is_written_for_editors_and_the_example_suite_passes_it(
+    example_workspace: Path, tmp_path: Path
+) -> None:
+    import jsonschema
+    import yaml
+
+    from runner.schemacheck import write_schemas
+
+    written = {p.name for p in write_schemas(tmp_path / "schemas")}
+    assert "suite.schema.json" in written
+    schema = json.loads((tmp_path / "schemas" / "suite.schema.json").read_text())
+    suite = yaml.safe_load((example_workspace / "evals" / "marv-answers.yaml").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(suite)
