@@ -708,7 +708,7 @@ def resume(c: Context, name: str) -> None:
 
 
 @cli.command("eval")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print the eval table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the eval table as Markdown (for a pull-request comment).")
 @pass_ctx

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from runner import pipeline
 from runner.evals.suite import load_suite
 from runner.state import FORMAT_VERSION, State, StateStore
@@ -88,3 +91,41 @@ def test_the_suite_schema_is_written_for_editors_and_the_example_suite_passes_it
     schema = json.loads((tmp_path / "schemas" / "suite.schema.json").read_text())
     suite = yaml.safe_load((example_workspace / "evals" / "marv-answers.yaml").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(suite)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.text(max_size=80),
+            st.builds(
+                json.dumps,
+                st.recursive(
+                    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda inner: (
+                        st.lists(inner, max_size=3)
+                        | st.dictionaries(
+                            st.sampled_from(["messages", "assert", "role", "content", "type", "value"]),
+                            inner,
+                            max_size=3,
+                        )
+                    ),
+                    max_leaves=8,
+                ),
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_any_case_file_loads_as_cases_or_errors_at_their_lines_never_a_crash(tmp_path: Path, lines: list[str]) -> None:
+    root = tmp_path / "ws"
+    (root / "evals").mkdir(parents=True, exist_ok=True)
+    (root / "ftrun.yaml").write_text("workspace: w\n")
+    (root / "evals" / "s.yaml").write_text("cases: evals/cases.jsonl\n")
+    text = "\n".join(line.replace("\n", " ").replace("\r", " ") for line in lines) + "\n"
+    (root / "evals" / "cases.jsonl").write_text(text, encoding="utf-8")
+    suite, diags = load_suite(root / "evals" / "s.yaml", load_workspace(root))
+    assert (suite is None) == bool(diags)
+    for d in diags:
+        assert d.file in ("evals/cases.jsonl", "evals/s.yaml") and d.message
