@@ -93,6 +93,9 @@ class EvalPlan:
     problems: tuple[str, ...] = ()  # what the spec asks that cannot be done (a pin to an unknown job)
 
 
+_SETTLED_BADLY = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE)  # no model to score
+
+
 def _usable(run: Run | None) -> bool:
     return run is not None and JobStatus.of(run.status) is JobStatus.SUCCEEDED and bool(run.fine_tuned_model)
 
@@ -177,9 +180,6 @@ def plan_evals(
     return EvalPlan(tuple(steps), step, tuple(rows), problems)
 
 
-_SETTLED_BADLY = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.GONE)
-
-
 def _promotion(
     rule: Promotion | None,
     es: ExperimentState | None,
@@ -202,7 +202,9 @@ def _promotion(
         return PromoteStep(rule.alias, rule.pin, holder=holder_job, pinned=True), ()
     if not scorable or (not trains and cand_job is not None and cand_job == holder_job):
         return None, ()
-    suite = next(s for s in suites if s.name == rule.suite)
+    suite = next((s for s in suites if s.name == rule.suite), None)
+    if suite is None:  # the gate's suite did not load: its errors are reported where it is read
+        return None, ()
     step = PromoteStep(
         rule.alias,
         cand_job,
