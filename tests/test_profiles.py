@@ -149,3 +149,17 @@ def test_requests_carry_the_profiles_extra_fields_and_no_metadata_where_none_is_
     [body] = sent
     assert body["trainingType"] == "Standard" and "metadata" not in body
     assert job.suffix == "marv-0123456789"
+
+
+def test_the_plan_comment_and_json_carry_the_profiles_notes() -> None:
+    from runner.plan import make_plan
+    from runner.remote import Snapshot
+    from runner.state import State
+    from runner.views.plan import plan_markdown
+
+    notes = ("azure: jobs found by suffix code; chat needs a deployment",)
+    plan = make_plan(
+        [], State.new("t"), Snapshot(), target="t", endpoint="https://h/v1", workspace="w", target_notes=notes
+    )
+    assert plan.to_dict()["target_notes"] == list(notes)
+    assert f"> {notes[0]}" in plan_markdown(plan)

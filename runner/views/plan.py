@@ -291,6 +291,8 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
     deltas = deltas or {}
     title = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
     out = [_status_line(plan), "", f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
+    if plan.target_notes:
+        out += [*(f"> {_text(note)}" for note in plan.target_notes), ""]
     if plan.drift:
         out.append("**Changed outside ftrun:**")
         out += [f"- `{d.experiment}`: job `{d.job_id}` {d.recorded_status} → {d.remote_status}" for d in plan.drift]
