@@ -59,7 +59,6 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     desired: list[Desired] = []
     seen: set[tuple[object, ...]] = set()
     suites, suite_diags = _suites(ws, experiments)
-    diags += suite_diags
     for exp in experiments:
         if exp.method.type not in target.profile.methods:
             trained = ", ".join(sorted(target.profile.methods))
@@ -113,6 +112,9 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 suites=tuple(suites[n] for n in exp.evals if n in suites),
             )
         )
+    # A suite rendered from a training data file meets that file's errors again: each is reported once.
+    reported = {(d.file, d.line) for d in diags if d.severity is Severity.ERROR}
+    diags += [d for d in suite_diags if (d.file, d.line) not in reported]
     return Loaded(tuple(experiments), tuple(desired), tuple(diags))
 
 
