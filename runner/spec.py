@@ -11,6 +11,7 @@ from typing import Any
 
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.evals.gate import Promotion
 from runner.schemacheck import check
 from runner.workspace import CONFIG_FILE, Workspace
 from runner.yamlsource import Located, load_yaml
@@ -54,6 +55,8 @@ class Experiment:
     labels: tuple[str, ...] = ()
     integrations: tuple[Mapping[str, Any], ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
+    evals: tuple[str, ...] = ()  # eval suites (evals/<suite>.yaml) its models are scored on
+    promote: Promotion | None = None  # the alias its runs are promoted to, and the gate
 
     def line(self, key: str = "") -> int:
         return self.lines.get(key, 1)
@@ -96,6 +99,29 @@ def _method(value: Any) -> Method:
     return Method(value["type"], dict(value.get("hyperparameters") or {}), extra)
 
 
+def _promotion(value: Any, evals: tuple[str, ...], file: str, line: int, name: str) -> Promotion | Diagnostic | None:
+    if value is None:
+        return None
+    when = value.get("when") or {}
+    pin = value.get("pin")
+    problem = None
+    if when and pin:
+        problem = "`promote` has both `when` (a gate) and `pin` (a fixed run): choose one"
+    elif not when and not pin:
+        problem = "`promote` needs `when: {suite:, min_pass_rate:}` (a gate) or `pin: <job id>`"
+    elif when and when["suite"] not in evals:
+        problem = f"`promote.when.suite` is '{when['suite']}', which is not one of this experiment's `evals`"
+    if problem:
+        return Diagnostic(Severity.ERROR, problem, file=file, line=line, experiment=name, check="bad-promote")
+    return Promotion(
+        alias=value["alias"],
+        suite=when.get("suite"),
+        min_pass_rate=float(when.get("min_pass_rate", 0.0)),
+        no_regression=bool(when.get("no_regression", False)),
+        pin=pin,
+    )
+
+
 def _merge_defaults(data: dict[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
     merged = copy.deepcopy(dict(defaults))
     from_defaults = set(merged)
@@ -135,6 +161,10 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
     lines = {key: located.key_line((key,)) for key in located.data}
     for key in from_defaults:
         lines.setdefault(key, 1)
+    evals = tuple(merged.get("evals") or ())
+    promotion = _promotion(merged.get("promote"), evals, rel, lines.get("promote", 1), name)
+    if isinstance(promotion, Diagnostic):
+        return None, [promotion]
     exp = Experiment(
         name=name,
         file=rel,
@@ -151,6 +181,8 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
         labels=tuple(merged.get("labels") or ()),
         integrations=tuple(merged.get("integrations") or ()),
         lines=lines,
+        evals=evals,
+        promote=promotion,
     )
     return exp, []
 
