@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, assert_never
@@ -17,6 +17,12 @@ from runner import events as ev
 from runner.adoption import adoptable_job, version_code
 from runner.datasets import Dataset, sha256_file
 from runner.diagnostics import ProviderError, SpecError
+from runner.evals.gate import Promotion, decide
+from runner.evals.judges import Chat
+from runner.evals.planning import Role
+from runner.evals.records import AliasRecord, EvalResult
+from runner.evals.runner import DEFAULT_CONCURRENCY, evaluate
+from runner.evals.suite import Suite
 from runner.failpoints import failpoint
 from runner.job_status import JobStatus
 from runner.plan import Action, Change, Desired, Plan
@@ -67,6 +73,10 @@ class Applier:
     poll_interval: float = 1.0
     profile: Profile = PROFILES["ftrun"]  # what the target supports: where it keeps no metadata, jobs carry a code
     events: list[ev.Event] = field(default_factory=list)  # what happened, in order
+    eval_concurrency: int = DEFAULT_CONCURRENCY  # chat requests in flight at once while evaluating
+    judges: Mapping[str, Chat] = field(default_factory=dict)  # the targets judge assertions name
+    free: bool = False  # the target charges nothing for chat
+    deferred: list[Change] = field(default_factory=list)  # evaluate/promote steps waiting for their job
 
     def _save(self) -> None:
         self.state = self.store.save(self.state)
@@ -100,6 +110,10 @@ class Applier:
                     self._set_metadata(change)
                     self._save()
                     self._emit(ev.StateUpdated(change.experiment, change.reason))
+                case Action.EVALUATE:
+                    self._evaluate(change, final=False)
+                case Action.PROMOTE:
+                    self._promote(change, final=False)
                 case Action.NOOP:  # pragma: no cover - plan.ordered() leaves these out
                     pass
                 case unreachable:
@@ -397,6 +411,141 @@ class Applier:
         )
         self.state = self.state.with_run(change.experiment, run)
         self._save()
+
+    # -- evals and promotion ---------------------------------------------------------------------------------------
+    def run_deferred(self) -> State:
+        """The evaluate and promote steps that waited for their jobs (after `wait`); those still waiting say so."""
+        pending, self.deferred = self.deferred, []
+        for change in pending:
+            if change.action is Action.EVALUATE:
+                self._evaluate(change, final=True)
+            else:
+                self._promote(change, final=True)
+        return self.state
+
+    def evaluate_now(self, plan: Plan, experiments: Collection[str] = ()) -> State:
+        """`ftrun eval`: record the plan's refreshed statuses, then run its evaluate steps (of `experiments`)."""
+        self._refresh(plan)
+        for change in plan.ordered():
+            if change.action is Action.EVALUATE and (not experiments or change.experiment in experiments):
+                self._evaluate(change, final=True)
+        return self.state
+
+    def report_deferred(self) -> None:
+        for change in self.deferred:
+            what = change.evaluate.suite if change.evaluate else f"{change.experiment}@{change.promote.alias}"  # type: ignore[union-attr]
+            self._emit(ev.EvaluationDeferred(change.experiment, what, "its job has not succeeded yet"))
+
+    def _candidate(self, experiment: str, job_id: str | None) -> Run | None:
+        es = self.state.experiments.get(experiment)
+        run = (es.run(job_id) if job_id else es.current_run) if es else None
+        ok = run is not None and JobStatus.of(run.status) is JobStatus.SUCCEEDED and run.fine_tuned_model
+        return run if ok else None
+
+    def _wait_for(self, change: Change, what: str, run_id: str | None, final: bool) -> None:
+        if not final:
+            self.deferred.append(change)
+            return
+        es = self.state.experiments.get(change.experiment)
+        run = (es.run(run_id) if run_id else es.current_run) if es else None
+        status = run.status if run else "not created"
+        self._emit(ev.EvaluationDeferred(change.experiment, what, f"its job is {status}"))
+
+    def _evaluate(self, change: Change, *, final: bool) -> None:
+        step = change.evaluate
+        assert step is not None
+        d = self.desired[change.experiment]
+        suite = next(s for s in d.suites if s.name == step.suite)
+        candidate = next((s for s in step.subjects if s.role is Role.CANDIDATE), None)
+        if candidate is not None and self._candidate(change.experiment, candidate.job_id) is None:
+            self._wait_for(change, step.suite, candidate.job_id, final)
+            return
+        for subject in step.subjects:
+            es = self.state.experiments[change.experiment]
+            if subject.role is Role.BASE:
+                assert subject.model
+                if any(b.key == suite.key and b.model == subject.model for b in es.baselines):
+                    continue
+                result = self._run_suite(suite, subject.model)
+                kept = tuple(b for b in es.baselines if not (b.key == suite.key and b.model == subject.model))
+                self.state = self.state.with_experiment(replace(es, baselines=(*kept, result)))
+                job_id = None
+            else:
+                run = self._candidate(change.experiment, subject.job_id)
+                if run is None or run.eval_result(suite.key) is not None:
+                    continue
+                assert run.fine_tuned_model
+                result = self._run_suite(suite, run.fine_tuned_model)
+                self.state = self.state.with_run(
+                    change.experiment, run.with_eval(result), current=es.current == run.job_id
+                )
+                job_id = run.job_id
+            self._save()
+            self._emit(
+                ev.SuiteEvaluated(
+                    change.experiment,
+                    suite.name,
+                    str(subject.role),
+                    result.model,
+                    job_id,
+                    result.available,
+                    result.cases,
+                    result.passed,
+                    result.failed,
+                    result.errors,
+                    result.pass_rate,
+                    result.reason,
+                )
+            )
+
+    def _run_suite(self, suite: Suite, model: str) -> EvalResult:
+        return evaluate(
+            self.provider, suite, model, concurrency=self.eval_concurrency, judges=self.judges, free=self.free
+        )
+
+    def _promote(self, change: Change, *, final: bool) -> None:
+        p = change.promote
+        assert p is not None
+        es = self.state.experiments.get(change.experiment)
+        holder = es.aliases.get(p.alias) if es else None
+        alias = f"{change.experiment}@{p.alias}"
+        if p.pinned:
+            assert es is not None and p.job_id
+            self._move_alias(es, p.alias, p.job_id, holder, "pinned", pinned=True)
+            return
+        run = self._candidate(change.experiment, p.job_id)
+        result = run.eval_result(p.key) if run is not None and p.key else None
+        if run is None or result is None:
+            self._wait_for(change, alias, p.job_id, final)
+            return
+        assert es is not None and p.suite
+        held = es.run(holder.job_id) if holder else None
+        rule = Promotion(p.alias, p.suite, p.min_pass_rate, p.no_regression)
+        verdict = decide(rule, result, held.eval_result(p.key) if held and p.key else None)
+        if held is not None and held.job_id == run.job_id:
+            return
+        if not verdict.passed:
+            self._emit(
+                ev.PromotionBlocked(change.experiment, p.alias, holder.job_id if holder else None, verdict.figures)
+            )
+            return
+        self._move_alias(es, p.alias, run.job_id, holder, verdict.figures, scores={p.suite: result.pass_rate})
+
+    def _move_alias(
+        self,
+        es: ExperimentState,
+        alias: str,
+        job_id: str,
+        holder: AliasRecord | None,
+        figures: str,
+        *,
+        pinned: bool = False,
+        scores: Mapping[str, float | None] | None = None,
+    ) -> None:
+        record = AliasRecord(job_id=job_id, since=int(time.time()), scores=dict(scores or {}), pinned=pinned)
+        self.state = self.state.with_experiment(replace(es, aliases={**es.aliases, alias: record}))
+        self._save()
+        self._emit(ev.AliasMoved(es.name, alias, job_id, holder.job_id if holder else None, figures))
 
     # -- waiting ---------------------------------------------------------------------------------------------------
     def wait(self, experiments: list[str], poll_interval: float, timeout: float | None = None) -> State:

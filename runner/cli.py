@@ -46,6 +46,7 @@ from runner.workspace import Target, Workspace, find_root, load_workspace
 
 if TYPE_CHECKING:
     from runner.apply import Applier
+    from runner.evals.judges import Chat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,13 +80,16 @@ class Context:
         return StateStore(self.ws.state_path(self.target))
 
     def provider(self) -> Provider:
-        if self.target.kind == "local":  # reads without loading the SDK (see runner.local_target)
+        return self.provider_for(self.target)
+
+    def provider_for(self, target: Target) -> Provider:
+        if target.kind == "local":  # reads without loading the SDK (see runner.local_target)
             from runner import local_target
 
-            return local_target.connect(self.ws, self.target)
+            return local_target.connect(self.ws, target)
         from runner.provider import connect
 
-        return connect(self.ws, self.target)
+        return connect(self.ws, target)
 
     def warn(self, diags: Sequence[Any]) -> None:
         for line in diagnostics_text(diags):
@@ -438,6 +442,8 @@ def apply(
             _print_completion(c, "Destroy" if mode is Mode.DESTROY else "Apply", applier, as_json=as_json)
     if wait and mode is Mode.APPLY:
         _wait(c, applier, timeout, selection)
+    elif mode is Mode.APPLY:
+        applier.report_deferred()
 
 
 def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, state: State, *, as_json: bool) -> Applier:
@@ -453,8 +459,21 @@ def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, sta
         state,
         max_active_jobs=c.target.max_active_jobs,
         poll_interval=c.target.poll_interval,
+        eval_concurrency=c.target.eval_concurrency,
+        judges=_judges(c, loaded),
+        free=c.target.free,
         profile=c.target.profile,
     )
+
+
+def _judges(c: Context, loaded: pipeline.Loaded | None) -> dict[str, Chat]:
+    """Providers for the other targets that eval suites' judge assertions name (connected when first asked)."""
+    from functools import partial
+
+    from runner.evals.judges import LazyProvider
+
+    names = {t for d in (loaded.desired if loaded else ()) for s in d.suites for t in s.judges}
+    return {name: LazyProvider(partial(c.provider_for, c.ws.target(name))) for name in sorted(names - {c.target.name})}
 
 
 def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool) -> None:
@@ -486,6 +505,17 @@ def _wait(c: Context, applier: Applier, timeout: float | None, selection: Select
     lines, failed = reports.finished_lines(runs)
     for line in lines:
         c.out.print(line)
+    if applier.deferred:  # evals (and promotions) of the jobs that just succeeded
+        from runner.events import tally
+
+        before = len(applier.events)
+        with c.lock("evaluate"):
+            applier.run_deferred()
+        if applier.observer.as_json:
+            doc = {"type": "evaluation_complete", "counts": tally(applier.events[before:])}
+            c.out.out(json.dumps(doc), highlight=False)
+        else:
+            c.out.print("\n" + completion_line("Evaluation", applier.events[before:], ("evaluated", "promoted")))
     if failed:
         raise FtrunError(
             f"{len(failed)} job(s) did not succeed: {', '.join(failed)}",
@@ -592,6 +622,7 @@ def report(
     """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
     from runner.datasets.pricing import actual_cost
     from runner.report import gather_report
+    from runner.views.evals import report_tables
     from runner.views.loss_charts import write_png
     from runner.views.report_html import report_charts, report_html
 
@@ -614,7 +645,15 @@ def report(
 
     provider = None if offline else c.provider()
     doc = gather_report(
-        c.ws.name, c.target.name, state, loaded.desired, provider, cost, names=names, now=int(time.time())
+        c.ws.name,
+        c.target.name,
+        state,
+        loaded.desired,
+        provider,
+        cost,
+        names=names,
+        now=int(time.time()),
+        evals=report_tables(state),
     )
     if out is None and png_dir is None:
         out = Path("report.html")
@@ -689,9 +728,16 @@ def show(
 @pass_ctx
 @_handle_errors
 def output(c: Context, name: str, as_json: bool) -> None:
-    """Print the fine-tuned model id of an experiment's current run (for scripts)."""
+    """Print the fine-tuned model id of NAME's current run, or of the run NAME@ALIAS points at (for scripts)."""
+    name, _, alias = name.partition("@")
     es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
     run = es.current_run
+    if alias:
+        held = es.aliases.get(alias)
+        if held is None:
+            known = ", ".join(f"{name}@{a}" for a in sorted(es.aliases)) or "none"
+            raise FtrunError(f"{name}@{alias} points at no run yet (aliases of {name}: {known})")
+        run = es.run(held.job_id)
     model = run.fine_tuned_model if run else None
     if as_json:
         c.out.print_json(
@@ -776,6 +822,48 @@ def cancel(c: Context, name: str) -> None:
 def resume(c: Context, name: str) -> None:
     """Resume the paused job of experiment NAME from its last checkpoint."""
     _job_command(c, name, "resume")
+
+
+@cli.command("eval")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
+@click.option("--json", "as_json", is_flag=True, help="Print the eval table as JSON.")
+@click.option("--markdown", is_flag=True, help="Print the eval table as Markdown (for a pull-request comment).")
+@pass_ctx
+@_handle_errors
+def eval_command(c: Context, names: tuple[str, ...], as_json: bool, markdown: bool) -> None:
+    """Evaluate experiments' models on their eval suites (those not yet run), then print the eval table.
+
+    Results are kept in state: a suite that did not change is not run again for the same model."""
+    from runner.plan import Action
+    from runner.views.evals import evals_document, evals_lines, evals_markdown
+    from runner.views.progress import ConsoleObserver
+
+    loaded = _load(c)
+    unknown = sorted(set(names) - {e.name for e in loaded.experiments})
+    if unknown:
+        raise FtrunError(f"no experiment named {', '.join(unknown)}")
+    provider = c.provider()
+    quiet = as_json or markdown
+    with c.lock("evaluate"):
+        state = c.store.load_or_new(c.target.name)
+        p = _plan(c, loaded, state, provider)
+        if p.has_errors:
+            raise SpecError([d for d in p.diagnostics if d.severity is Severity.ERROR])
+        applier = _applier(c, provider, loaded, state, as_json=False)
+        applier.observer = ConsoleObserver(c.err if quiet else c.out)
+        applier.evaluate_now(p, names)
+        p = _plan(c, loaded, applier.state, provider)
+    wanted = [x for x in p.evals if not names or x.experiment in names]
+    promotions = [x for x in p.changes if x.action is Action.PROMOTE and (not names or x.experiment in names)]
+    if as_json:
+        c.out.print_json(json.dumps(evals_document(wanted, promotions), ensure_ascii=False))
+    elif markdown:
+        c.out.out(evals_markdown(wanted, promotions) or "No eval suites.\n", highlight=False, end="")
+    elif not wanted:
+        c.out.print("No experiment lists eval suites (`evals:` in its spec).")
+    else:
+        for line in evals_lines(wanted, promotions):
+            c.out.print(line)
 
 
 @cli.command()
@@ -1021,20 +1109,20 @@ def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tup
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["experiment", "workspace"]), default="experiment")
+@click.argument("kind", type=click.Choice(["experiment", "workspace", "suite"]), default="experiment")
 @click.option(
     "--write",
     "write_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     metavar="DIR",
-    help="Write both schemas as files into DIR for editors (experiment.schema.json, workspace.schema.json; "
+    help="Write the schemas as files into DIR for editors (experiment, workspace and suite.schema.json; "
     "fields that ftrun.yaml's defaults may supply are not required there).",
 )
 @pass_ctx
 @_handle_errors
 def schema(c: Context, kind: str, write_dir: Path | None) -> None:
-    """Print the JSON Schema of experiment specs (or of ftrun.yaml), for editors."""
+    """Print the JSON Schema of experiment specs (or of ftrun.yaml, or of eval suites), for editors."""
     from runner.schemacheck import load_schema, write_schemas
 
     if write_dir is not None:

@@ -164,6 +164,56 @@ class ExperimentForgotten(Event):
     notes: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class SuiteEvaluated(Event):
+    """A suite ran against one model (`role`: the candidate, the alias holder or the base model)."""
+
+    kind: ClassVar[str] = "suite_evaluated"
+    experiment: str
+    suite: str
+    role: str
+    model: str
+    job_id: str | None
+    available: bool
+    cases: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    pass_rate: float | None = None
+    reason: str | None = None  # why the target could not chat with the model
+
+
+@dataclass(frozen=True)
+class EvaluationDeferred(Event):
+    """An evaluate or promote step that waits for its job to succeed (`apply --wait`, or `ftrun eval` later)."""
+
+    kind: ClassVar[str] = "evaluation_deferred"
+    experiment: str
+    what: str  # the suite, or experiment@alias
+    reason: str
+
+
+@dataclass(frozen=True)
+class AliasMoved(Event):
+    kind: ClassVar[str] = "alias_moved"
+    experiment: str
+    alias: str
+    job_id: str
+    previous: str | None
+    figures: str
+
+
+@dataclass(frozen=True)
+class PromotionBlocked(Event):
+    """The gate failed: the alias stays where it is."""
+
+    kind: ClassVar[str] = "promotion_blocked"
+    experiment: str
+    alias: str
+    holder: str | None
+    figures: str
+
+
 def tally(events: Iterable[Event]) -> dict[str, int]:
     """How many of each thing happened: jobs created (new and retrained apart), adopted, cancelled, ..."""
     counts: Counter[str] = Counter()
@@ -189,6 +239,12 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
                 counts["uploaded"] += 1
             case FileReused():
                 counts["reused"] += 1
+            case SuiteEvaluated(available=True):
+                counts["evaluated"] += 1
+            case AliasMoved():
+                counts["promoted"] += 1
+            case PromotionBlocked():
+                counts["blocked"] += 1
     return {k: counts[k] for k in TALLY_ORDER}
 
 
@@ -203,4 +259,7 @@ TALLY_ORDER = (
     "uploaded",
     "reused",
     "deleted",
+    "evaluated",
+    "promoted",
+    "blocked",
 )

@@ -18,7 +18,17 @@ from typing import Any
 import httpx2
 
 from runner.diagnostics import ProviderError
-from runner.remote import LOCAL_BASE, Checkpoint, JobEvent, JobRequest, Progress, Provider, RemoteFile, RemoteJob
+from runner.remote import (
+    LOCAL_BASE,
+    ChatReply,
+    Checkpoint,
+    JobEvent,
+    JobRequest,
+    Progress,
+    Provider,
+    RemoteFile,
+    RemoteJob,
+)
 from runner.workspace import Target, Workspace
 
 
@@ -126,6 +136,9 @@ class LocalProvider:
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str:
         return self._sdk.chat(model, messages, **params)
+
+    def chat_reply(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> ChatReply:
+        return self._sdk.chat_reply(model, messages, **params)
 
 
 def connect(ws: Workspace, target: Target) -> LocalProvider:

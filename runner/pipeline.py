@@ -11,6 +11,7 @@ from pathlib import Path
 from runner import chains, datasets
 from runner.datasets.jsonparse import JsonLineError, parse_line
 from runner.diagnostics import Diagnostic, Severity
+from runner.evals.suite import EVALS_DIR, Suite, load_suites, suite_files
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.job_status import JobStatus
 from runner.plan import Desired, Estimate
@@ -63,6 +64,7 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     desired: list[Desired] = []
     hashes: dict[str, str] = {}
     seen: set[tuple[object, ...]] = set()
+    suites, suite_diags = _suites(ws, experiments)
     for exp in experiments:
         if exp.method.type not in target.profile.methods:
             trained = ", ".join(sorted(target.profile.methods))
@@ -118,8 +120,12 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 metadata_hash=digest(meta),
                 estimate=estimate(ws, target, exp, prepared),
                 api_model=None if exp.base_experiment else _local_model_dir(ws, target, exp.model),
+                suites=tuple(suites[n] for n in exp.evals if n in suites),
             )
         )
+    # A suite rendered from a training data file meets that file's errors again: each is reported once.
+    reported = {(d.file, d.line) for d in diags if d.severity is Severity.ERROR}
+    diags += [d for d in suite_diags if (d.file, d.line) not in reported]
     return Loaded(
         tuple(e for e in experiments if e.name in wanted),
         tuple(d for d in desired if d.experiment.name in wanted),
@@ -141,6 +147,28 @@ def _bases(experiments: Sequence[Experiment]) -> dict[str, set[str]]:
                 todo.extend(upstream.get(nxt, ()))
         out[name] = found
     return out
+
+
+def _suites(ws: Workspace, experiments: Sequence[Experiment]) -> tuple[dict[str, Suite], list[Diagnostic]]:
+    """The eval suites the experiments list, each loaded once; an experiment naming no suite of evals/ is an error."""
+    suites, diags = load_suites(ws, [n for e in experiments for n in e.evals])
+    files = suite_files(ws)
+    for exp in experiments:
+        for name in exp.evals:
+            if name not in files:
+                known = ", ".join(sorted(files)) or f"none: {EVALS_DIR}/ has no suite"
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"unknown eval suite '{name}' (known: {known})",
+                        file=exp.file,
+                        line=exp.line("evals"),
+                        experiment=exp.name,
+                        check="unknown-suite",
+                        hint=f"add {EVALS_DIR}/{name}.yaml, or fix the name under `evals:`",
+                    )
+                )
+    return suites, diags
 
 
 def _local_model_dir(ws: Workspace, target: Target, model: str) -> str | None:

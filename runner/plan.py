@@ -14,6 +14,8 @@ from runner import chains
 from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
+from runner.evals.planning import Comparison, EvalStep, PromoteStep, plan_evals
+from runner.evals.suite import Suite
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
 from runner.moves import plan_moves
@@ -34,6 +36,8 @@ class Action(enum.StrEnum):
     CANCEL = "cancel"
     FORGET = "forget"
     DELETE_MODEL = "delete-model"  # destroy --delete-models only
+    EVALUATE = "evaluate"  # run eval suites on a model (after its job succeeds)
+    PROMOTE = "promote"  # move an alias to a run, when its gate passes (or to a pinned run)
     NOOP = "no-op"
 
 
@@ -48,6 +52,8 @@ APPLY_ORDER = (
     Action.RETRAIN,
     Action.CREATE,
     Action.UPDATE_STATE,
+    Action.EVALUATE,
+    Action.PROMOTE,
 )
 
 
@@ -77,6 +83,7 @@ class Desired:
     metadata_hash: str
     estimate: Estimate | None = None
     api_model: str | None = None  # the model as sent to the target, when it differs from the spec's (a local path)
+    suites: tuple[Suite, ...] = ()  # the eval suites it lists, loaded and checked
 
 
 @dataclass(frozen=True)
@@ -100,10 +107,17 @@ class Change:
     notes: tuple[str, ...] = ()
     moved_from: str | None = None  # move: the experiment's previous name
     depth: int = 0  # how many experiments it builds on (a chain): upstream ones are applied first
+    evaluate: EvalStep | None = None  # an evaluate change: the suite and the models it runs on
+    promote: PromoteStep | None = None  # a promote change: the alias, the run and the gate
 
     @property
     def spends(self) -> bool:
         return self.action in (Action.CREATE, Action.RETRAIN)
+
+    @property
+    def blocked(self) -> bool:
+        """A promotion whose gate already fails: shown with its figures, but nothing to do."""
+        return self.promote is not None and self.promote.blocked
 
 
 @dataclass(frozen=True)
@@ -155,10 +169,15 @@ class Plan:
     selection: Selection | None = None  # --select: only these experiments are planned; the others are left alone
     target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
+    evals: tuple[Comparison, ...] = ()  # the eval table: each suite's figures per experiment
 
     @property
     def actionable(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.changes if c.action is not Action.NOOP)
+        return tuple(c for c in self.changes if c.action is not Action.NOOP and not c.blocked)
+
+    @property
+    def blocked(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.blocked)
 
     @property
     def has_changes(self) -> bool:
@@ -189,6 +208,16 @@ class Plan:
         d["diagnostics"] = [x.to_dict() for x in self.diagnostics]
         d["summary"] = {str(a): n for a, n in self.counts().items()}
         d["has_changes"] = self.has_changes
+        # Eval fields only where there are evals, so plans without them read as they always did.
+        for c in d["changes"]:
+            for key in ("evaluate", "promote"):
+                if c.get(key) is None:
+                    c.pop(key, None)
+        if not d["evals"]:
+            del d["evals"]
+        for action in (Action.EVALUATE, Action.PROMOTE):
+            if not d["summary"][str(action)]:
+                del d["summary"][str(action)]
         return _jsonable(d)  # type: ignore[no-any-return]
 
 
@@ -272,9 +301,24 @@ def make_plan(
 
     by_name = {d.experiment.name: d for d in desired}
     depth = chains.depths(d.experiment for d in desired)
+    comparisons: list[Comparison] = []
     for name in sorted(by_name):
         change = _plan_experiment(by_name[name], state, snapshot, workspace=workspace, retrain=name in retrain)
         changes.append(replace(change, depth=depth[name]) if depth[name] else change)
+        found, evals_of = _plan_evals(by_name[name], change, state, snapshot)
+        changes += found
+        comparisons += evals_of.comparisons
+        diags += [
+            Diagnostic(
+                Severity.ERROR,
+                p,
+                file=change.file,
+                line=by_name[name].experiment.line("promote"),
+                experiment=name,
+                check="bad-promote",
+            )
+            for p in evals_of.problems
+        ]
     for name in sorted(set(state.experiments) - set(by_name)):
         es = state.experiments[name]
         cur = es.current_run
@@ -363,13 +407,68 @@ def make_plan(
         mode=mode,
         delete_models=delete_models,
         selection=selection,
+        evals=tuple(comparisons),
         target_notes=tuple(target_notes),
     )
 
 
+def _plan_evals(d: Desired, change: Change, state: State, snapshot: Snapshot) -> tuple[list[Change], Any]:
+    """The evaluate and promote changes of one experiment, after its training change."""
+    exp = d.experiment
+    es = state.experiments.get(exp.name)
+    if not d.suites and exp.promote is None:
+        return [], plan_evals(exp.name, exp.model, (), None, es, None, trains=False)
+    trains = change.action in (Action.CREATE, Action.RETRAIN) or (
+        change.action is Action.ADOPT and (es is None or es.run(change.job_id) is None)
+    )
+    candidate = es.run(change.job_id) if es and change.action is Action.ADOPT else (es.current_run if es else None)
+    job = snapshot.jobs.get(candidate.job_id) if candidate else None
+    if candidate is not None and job is not None:  # as the target reports it now (apply records it first)
+        candidate = replace(candidate, status=job.status, fine_tuned_model=job.fine_tuned_model)
+    found = plan_evals(exp.name, d.api_model or exp.model, d.suites, exp.promote, es, candidate, trains=trains)
+    out = [
+        Change(
+            Action.EVALUATE,
+            exp.name,
+            reason=_eval_reason(step, trains, candidate),
+            evaluate=step,
+            file=exp.file,
+            line=exp.line("evals"),
+        )
+        for step in found.evaluate
+    ]
+    if found.promote is not None:
+        p = found.promote
+        if p.pinned:
+            reason = f"{exp.name}@{p.alias} is pinned to job {p.job_id}"
+        elif p.figures:
+            reason = f"gate {'blocked' if p.blocked else 'passes'}: {p.figures}"
+        else:
+            reason = f"after its evals, if {p.suite} passes the gate"
+        out.append(Change(Action.PROMOTE, exp.name, reason=reason, promote=p, file=exp.file, line=exp.line("promote")))
+    return out, found
+
+
+def _eval_reason(step: EvalStep, trains: bool, candidate: Run | None) -> str:
+    roles = ", ".join(str(s.role) for s in step.subjects)
+    if trains:
+        return f"{step.suite} on the new model once trained ({roles})"
+    ran_before = candidate is not None and any(e.suite == step.suite for e in candidate.evals)
+    why = "the suite or its sampling changed" if ran_before else "not evaluated on it yet"
+    return f"{step.suite}: {why} ({roles})"
+
+
 def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model", "moved_from")
-    return sorted(tuple(c.get(k) for k in keys) for c in changes if c.get("action") != Action.NOOP.value)
+    return sorted(
+        (*(c.get(k) for k in keys), *_eval_signature(c)) for c in changes if c.get("action") != Action.NOOP.value
+    )
+
+
+def _eval_signature(change: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What an evaluate or promote change acts on: the suite's key, and the run an alias moves to."""
+    evaluate, promote = change.get("evaluate") or {}, change.get("promote") or {}
+    return (evaluate.get("key"), promote.get("alias"), promote.get("job_id"), promote.get("key"))
 
 
 def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:

@@ -22,7 +22,17 @@ import openai
 from runner import failpoints
 from runner.diagnostics import ProviderError
 from runner.failpoints import after, before, failpoint
-from runner.remote import LOCAL_BASE, Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
+from runner.remote import (
+    LOCAL_BASE,
+    ChatReply,
+    ChatUnavailable,
+    Checkpoint,
+    JobEvent,
+    JobRequest,
+    Progress,
+    RemoteFile,
+    RemoteJob,
+)
 from runner.workspace import Target, Workspace, env_key
 
 T = TypeVar("T")
@@ -359,6 +369,23 @@ class OpenAIProvider:
         def run() -> str:
             r = self._client.chat.completions.create(model=model, messages=list(messages), **params)  # type: ignore[arg-type]
             return r.choices[0].message.content or ""
+
+        return self._call(f"chatting with {model}", run)
+
+    def chat_reply(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> ChatReply:
+        def run() -> ChatReply:
+            try:
+                r = self._client.chat.completions.create(model=model, messages=list(messages), **params)  # type: ignore[arg-type]
+            except (openai.NotFoundError, openai.BadRequestError) as e:
+                if e.code in ("model_not_supported", "model_not_found") or isinstance(e, openai.NotFoundError):
+                    raise ChatUnavailable(f"{self._target.endpoint} cannot chat with {model}: {_message(e)}") from None
+                raise
+            usage = r.usage
+            return ChatReply(
+                text=r.choices[0].message.content or "",
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                completion_tokens=usage.completion_tokens if usage else 0,
+            )
 
         return self._call(f"chatting with {model}", run)
 

@@ -163,6 +163,19 @@ class JobRequest:
     integrations: Sequence[Mapping[str, Any]] = ()
 
 
+@dataclass(frozen=True)
+class ChatReply:
+    """One chat completion: the answer and the tokens it used."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ChatUnavailable(Exception):
+    """The target cannot chat with this model (a base model it only fine-tunes, or one it does not serve)."""
+
+
 class Provider(Protocol):
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]: ...
 
@@ -199,3 +212,6 @@ class Provider(Protocol):
         """True when deleted, False when the target has no such model."""
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str: ...
+
+    def chat_reply(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> ChatReply:
+        """One answer with its token usage; raises ChatUnavailable when the target cannot chat with `model`."""

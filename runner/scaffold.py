@@ -62,6 +62,7 @@ VSCODE_SETTINGS = {
     "yaml.schemas": {
         "schemas/experiment.schema.json": ["experiments/*.yaml", "experiments/*.yml"],
         "schemas/workspace.schema.json": ["ftrun.yaml"],
+        "schemas/suite.schema.json": ["evals/*.yaml", "evals/*.yml"],
     }
 }
 

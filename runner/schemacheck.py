@@ -24,7 +24,7 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-SCHEMAS = ("experiment", "workspace")
+SCHEMAS = ("experiment", "workspace", "suite")
 
 
 def editor_schema(name: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from runner import chains, method_forms, sweeps
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.evals.gate import Promotion
 from runner.moves import move_errors
 from runner.schemacheck import check
 from runner.workspace import CONFIG_FILE, Workspace
@@ -62,6 +63,8 @@ class Experiment:
     defaulted: frozenset[str] = frozenset()  # top-level fields that came from ftrun.yaml's `defaults:`
     sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
     sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
+    evals: tuple[str, ...] = ()  # eval suites (evals/<suite>.yaml) its models are scored on
+    promote: Promotion | None = None  # the alias its runs are promoted to, and the gate
 
     def line(self, key: str = "") -> int:
         return self.lines.get(key, 1)
@@ -102,6 +105,29 @@ def _method(value: Any) -> Method:
         return Method(value)
     extra = {k: v for k, v in value.items() if k not in ("type", "hyperparameters")}
     return Method(value["type"], dict(value.get("hyperparameters") or {}), extra)
+
+
+def _promotion(value: Any, evals: tuple[str, ...], file: str, line: int, name: str) -> Promotion | Diagnostic | None:
+    if value is None:
+        return None
+    when = value.get("when") or {}
+    pin = value.get("pin")
+    problem = None
+    if when and pin:
+        problem = "`promote` has both `when` (a gate) and `pin` (a fixed run): choose one"
+    elif not when and not pin:
+        problem = "`promote` needs `when: {suite:, min_pass_rate:}` (a gate) or `pin: <job id>`"
+    elif when and when["suite"] not in evals:
+        problem = f"`promote.when.suite` is '{when['suite']}', which is not one of this experiment's `evals`"
+    if problem:
+        return Diagnostic(Severity.ERROR, problem, file=file, line=line, experiment=name, check="bad-promote")
+    return Promotion(
+        alias=value["alias"],
+        suite=when.get("suite"),
+        min_pass_rate=float(when.get("min_pass_rate", 0.0)),
+        no_regression=bool(when.get("no_regression", False)),
+        pin=pin,
+    )
 
 
 def _merge_defaults(data: dict[str, Any], defaults: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -147,7 +173,8 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[list[Experiment], list[D
         return [], diags
     if "matrix" in merged:
         return _sweep(name, merged, located, from_defaults)
-    return [_experiment(name, merged, located, from_defaults)], []
+    exp, problems = _experiment(name, merged, located, from_defaults)
+    return ([exp] if exp else []), problems
 
 
 def _sweep(
@@ -172,17 +199,25 @@ def _sweep(
         found = check(at, "experiment", experiment=v.name, skip=from_defaults - swept)
         diags += [d for d in found if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
         if not found:
-            exp = _experiment(v.name, v.data, at, from_defaults - swept)
-            experiments.append(replace(exp, sweep=name, sweep_values=v.values))
+            exp, problems = _experiment(v.name, v.data, at, from_defaults - swept)
+            diags += [d for d in problems if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
+            if exp is not None:
+                experiments.append(replace(exp, sweep=name, sweep_values=v.values))
     return (experiments if not diags else []), diags
 
 
-def _experiment(name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]) -> Experiment:
+def _experiment(
+    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]
+) -> tuple[Experiment | None, list[Diagnostic]]:
     lines = {key: located.key_line((key,)) for key in located.data}
     for key in from_defaults:
         lines.setdefault(key, 1)
     chained = merged["model"] if isinstance(merged["model"], dict) else None
-    return Experiment(
+    evals = tuple(merged.get("evals") or ())
+    promotion = _promotion(merged.get("promote"), evals, located.file, lines.get("promote", 1), name)
+    if isinstance(promotion, Diagnostic):
+        return None, [promotion]
+    exp = Experiment(
         name=name,
         file=located.file,
         model=merged["model"] if chained is None else "",  # a chain's root model, once runner.chains resolves it
@@ -201,7 +236,10 @@ def _experiment(name: str, merged: dict[str, Any], located: Located, from_defaul
         lines=lines,
         moved_from=merged.get("moved_from"),
         defaulted=frozenset(from_defaults),
+        evals=evals,
+        promote=promotion,
     )
+    return exp, []
 
 
 def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]:

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.evals.records import AliasRecord, EvalResult
 from runner.failpoints import STATE_WRITE_BEFORE, STATE_WRITE_RENAMED, STATE_WRITE_SYNCED, failpoint
 from runner.job_status import JobStatus
 from runner.remote import RemoteJob
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: eval results on runs, baselines and aliases
+READABLE_VERSIONS = (1, 2)  # older documents load as they are (they hold no evals)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,13 @@ class Run:
     adopted: bool = False
     examples: int | None = None  # training examples and tokens of the data it was created from (for data deltas)
     data_tokens: int | None = None
+    evals: tuple[EvalResult, ...] = ()  # its results on eval suites, one per suite key
+
+    def eval_result(self, key: str) -> EvalResult | None:
+        return next((e for e in self.evals if e.key == key), None)
+
+    def with_eval(self, result: EvalResult) -> Run:
+        return replace(self, evals=(*(e for e in self.evals if e.key != result.key), result))
 
     @property
     def active(self) -> bool:
@@ -72,6 +81,8 @@ class ExperimentState:
     metadata: Mapping[str, Any]
     current: str | None = None  # job id of the current run
     runs: tuple[Run, ...] = ()
+    aliases: Mapping[str, AliasRecord] = field(default_factory=dict)  # alias -> the run it points at
+    baselines: tuple[EvalResult, ...] = ()  # its suites' results on its base model (or why there are none)
 
     def run(self, job_id: str | None) -> Run | None:
         return next((r for r in self.runs if r.job_id == job_id), None) if job_id else None
@@ -136,6 +147,8 @@ class State:
                     "metadata_hash": exp.metadata_hash,
                     "metadata": dict(exp.metadata),
                     "runs": [{k: v for k, v in asdict(r).items()} for r in exp.runs],
+                    **({"aliases": {a: asdict(r) for a, r in sorted(exp.aliases.items())}} if exp.aliases else {}),
+                    **({"baselines": [b.to_dict() for b in exp.baselines]} if exp.baselines else {}),
                 }
                 for name, exp in sorted(self.experiments.items())
             },
@@ -144,23 +157,31 @@ class State:
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> State:
         version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise StateError(f"unsupported state format_version {version!r} (this ftrun reads {FORMAT_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise StateError(
+                f"unsupported state format_version {version!r} (this ftrun reads "
+                f"{', '.join(map(str, READABLE_VERSIONS))})"
+            )
         experiments = {}
         for name, e in (data.get("experiments") or {}).items():
-            runs = tuple(Run(**r) for r in e.get("runs", ()))
+            runs = tuple(
+                Run(**{**r, "evals": tuple(EvalResult.from_dict(x) for x in r.get("evals") or ())})
+                for r in e.get("runs", ())
+            )
             experiments[name] = ExperimentState(
                 name=name,
                 metadata_hash=e["metadata_hash"],
                 metadata=e.get("metadata") or {},
                 current=e.get("current"),
                 runs=runs,
+                aliases={a: AliasRecord.from_dict(r) for a, r in (e.get("aliases") or {}).items()},
+                baselines=tuple(EvalResult.from_dict(b) for b in e.get("baselines") or ()),
             )
         return State(
             lineage=data["lineage"],
             target=data["target"],
             serial=int(data["serial"]),
-            format_version=version,
+            format_version=FORMAT_VERSION,  # written back in the current format
             files={sha: FileRecord(**rec) for sha, rec in (data.get("files") or {}).items()},
             experiments=experiments,
         )

@@ -33,6 +33,7 @@ class Target:
     max_active_jobs: int | None = None
     free: bool = False
     poll_interval: float = 2.0
+    eval_concurrency: int = 4  # chat requests an eval suite keeps in flight at once on this target
     profile: Profile = PROFILES["ftrun"]  # what the host supports (`flavor:` and `capabilities:` in ftrun.yaml)
 
     @property
@@ -149,6 +150,7 @@ def load_workspace(root: Path) -> Workspace:
             project=t.get("project"),
             data_dir=t.get("data_dir"),
             max_active_jobs=t.get("max_active_jobs"),
+            eval_concurrency=int(t.get("eval_concurrency", 4)),
             free=t.get("free", kind == "local"),
             poll_interval=float(t.get("poll_interval", 1.0 if kind == "local" else 15.0)),
             profile=resolve(flavor, t.get("capabilities"), t.get("extra_body")),

@@ -32,7 +32,7 @@ def workspace(tmp_path: Path) -> Workspace:
 def example_workspace(tmp_path: Path) -> Path:
     """A copy of this repository's example workspace."""
     dest = tmp_path / "example"
-    for rel in ("ftrun.yaml", "experiments", "data", "templates"):
+    for rel in ("ftrun.yaml", "experiments", "data", "templates", "evals"):
         src = ROOT / rel
         if src.is_dir():
             shutil.copytree(src, dest / rel)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import ProviderError
-from runner.remote import Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
+from runner.remote import ChatReply, ChatUnavailable, Checkpoint, JobEvent, JobRequest, Progress, RemoteFile, RemoteJob
 
 
 class FakeProvider:
@@ -27,6 +28,10 @@ class FakeProvider:
         self.job_checkpoints: dict[str, list[Checkpoint]] = {}
         self.contents: dict[str, bytes] = {}
         self.models = ["local/tiny"]
+        # How a model answers a chat (by model id): a fine-tuned model without one says hi; a base model cannot chat.
+        self.replies: dict[str, Callable[[Sequence[Mapping[str, Any]]], str]] = {}
+        self.chat_calls = 0
+        self._chat_lock = threading.Lock()
 
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
         return [j for j in self.jobs.values() if all(j.metadata.get(k) == v for k, v in metadata.items())]
@@ -112,6 +117,17 @@ class FakeProvider:
 
     def chat(self, model: str, messages: Sequence[Mapping[str, str]], **params: Any) -> str:
         return f"{model} says hi"
+
+    def chat_reply(self, model: str, messages: Sequence[Mapping[str, Any]], **params: Any) -> ChatReply:
+        with self._chat_lock:
+            self.chat_calls += 1
+        if model in self.replies:
+            text = self.replies[model](messages)
+        elif model.startswith("ft:"):
+            text = f"{model} says hi"
+        else:
+            raise ChatUnavailable(f"the fake target cannot chat with {model}")
+        return ChatReply(text, prompt_tokens=len(messages), completion_tokens=len(text.split()))
 
     # -- test controls ---------------------------------------------------------------------------------------------
     def finish(self, job_id: str, status: str = "succeeded", **fields: Any) -> None:

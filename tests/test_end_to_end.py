@@ -69,6 +69,10 @@ def test_example_workspace_end_to_end(example: Path) -> None:
 
     model = ok(ftrun(example, "output", "marv")).strip()
     assert model.startswith("ft:") and "marv" in model
+    # apply --wait evaluated marv and marv-quick on their suite, and promoted marv to prod through its gate.
+    assert ok(ftrun(example, "output", "marv@prod")).strip() == model
+    evals = {r["experiment"]: r for r in json.loads(ok(ftrun(example, "eval", "--json")))["evals"]}
+    assert evals["marv"]["candidate"]["pass_rate"] >= 0.75 > evals["marv-quick"]["candidate"]["pass_rate"]
     assert ok(ftrun(example, "chat", "marv", QUESTION)).strip() == ANSWER
 
     status = json.loads(ok(ftrun(example, "status", "--json")))
@@ -82,7 +86,8 @@ def test_example_workspace_end_to_end(example: Path) -> None:
     desc = example / "experiments" / "marv.yaml"
     desc.write_text(desc.read_text().replace("description: Factual", "description: Truthful"))
     out = ok(ftrun(example, "plan", "--json"))
-    changes = {c["experiment"]: c for c in json.loads(out)["changes"]}
+    training = ("evaluate", "promote")  # the retrained model's evals come after it, as changes of their own
+    changes = {c["experiment"]: c for c in json.loads(out)["changes"] if c["action"] not in training}
     assert changes["marv-quick"]["action"] == "retrain"
     assert [f["path"] for f in changes["marv-quick"]["fields"]] == ["method.hyperparameters.n_epochs"]
     assert changes["marv"]["action"] == "update-state"

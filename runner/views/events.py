@@ -58,6 +58,25 @@ def event_line(e: ev.Event) -> str | None:
             return f"{escape(old)} → {escape(new)}: moved in state (runs and models carried over)"
         case ev.ExperimentForgotten(experiment=x, notes=notes):
             return f"{escape(x)}: forgotten" + (f" ({escape('; '.join(notes))})" if notes else "")
+        case ev.SuiteEvaluated(experiment=x, suite=su, role=role, model=m, available=False, reason=why):
+            return (
+                f"[dim]{escape(x)}: {escape(su)} not run on the {escape(role)} {escape(m)} ({escape(why or '')})[/dim]"
+            )
+        case ev.SuiteEvaluated(experiment=x, suite=su, role=role, model=m) as r:
+            rate = "n/a" if r.pass_rate is None else f"{r.pass_rate:.2f}"
+            errors = f", {r.errors} error(s)" if r.errors else ""
+            return (
+                f"[magenta]{escape(x)}[/magenta]: {escape(su)} on the {escape(role)} {escape(m)}: pass rate {rate} "
+                f"({r.passed}/{r.cases} cases passed{errors})"
+            )
+        case ev.EvaluationDeferred(experiment=x, what=w, reason=why):
+            return f"{escape(x)}: {escape(w)} not evaluated yet ({escape(why)})"
+        case ev.AliasMoved(experiment=x, alias=a, job_id=j, previous=prev, figures=f):
+            was = f" (was {escape(prev)})" if prev else ""
+            return f"[green]{escape(x)}@{escape(a)}[/green] -> job {escape(j)}{was}: {escape(f)}"
+        case ev.PromotionBlocked(experiment=x, alias=a, holder=h, figures=f):
+            stays = f"stays on job {escape(h)}" if h else "stays unset"
+            return f"[yellow]{escape(x)}@{escape(a)}[/yellow] blocked, {stays}: {escape(f)}"
         case ev.Event():
             return None
         case unreachable:  # pragma: no cover

@@ -13,6 +13,7 @@ from runner.data_delta import DataDelta
 from runner.diagnostics import Diagnostic, Severity
 from runner.plan import Action, Change, Mode, Plan
 from runner.views.diagnostics import diagnostics_text
+from runner.views.evals import blocked_lines, eval_change_lines, plan_evals_markdown
 from runner.views.figures import data_delta_text, estimate_text, money
 
 SYMBOL = {
@@ -24,6 +25,8 @@ SYMBOL = {
     Action.CANCEL: ("-", "red"),
     Action.FORGET: ("-", "red"),
     Action.DELETE_MODEL: ("x", "red"),
+    Action.EVALUATE: ("?", "magenta"),
+    Action.PROMOTE: ("@", "green"),
     Action.NOOP: (" ", "dim"),
 }
 
@@ -36,6 +39,8 @@ HEADLINE = {
     Action.CANCEL: "will be cancelled and forgotten",
     Action.FORGET: "will be forgotten",
     Action.DELETE_MODEL: "model will be deleted",
+    Action.EVALUATE: "will be evaluated",
+    Action.PROMOTE: "alias will move",
 }
 
 SUMMARY_WORDS = {
@@ -47,7 +52,12 @@ SUMMARY_WORDS = {
     Action.CANCEL: "to cancel",
     Action.FORGET: "to forget",
     Action.DELETE_MODEL: "model(s) to delete",
+    Action.EVALUATE: "to evaluate",
+    Action.PROMOTE: "to promote",
 }
+
+# Counted in a summary only when the plan has some.
+OPTIONAL = (Action.MOVE, Action.DELETE_MODEL, Action.EVALUATE, Action.PROMOTE)  # shown only when planned
 
 
 def _value(v: Any) -> str:
@@ -93,6 +103,7 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
         lines.append(f"        job = {escape(c.job_id)}")
     if c.model:
         lines.append(f"      [{colour}]{sym}[/] model = {escape(c.model)}")
+    lines += eval_change_lines(c)
     if c.spends:
         lines.append(f"      [dim]# estimate: {escape(estimate_text(c.estimate))}[/dim]")
     for note in c.notes:
@@ -195,6 +206,7 @@ def plan_text(plan: Plan) -> str:
                 out.append(f"  [green]+[/] {escape(u.display)} (sha256 {u.sha256[:12]}, {u.examples} examples)")
             out.append("")
         out.append(summary_line(plan))
+    out += blocked_lines(plan)
     if plan.diagnostics:
         out.append("")
         out.extend(diagnostics_text(plan.diagnostics))
@@ -220,9 +232,7 @@ def _tally(plan: Plan) -> str:
     counts = plan.counts()
     destroying = (Action.CANCEL, Action.FORGET, Action.DELETE_MODEL)
     shown = [
-        a
-        for a in SUMMARY_WORDS
-        if (a in destroying if plan.mode is Mode.DESTROY else a not in (Action.DELETE_MODEL, Action.MOVE) or counts[a])
+        a for a in SUMMARY_WORDS if (a in destroying if plan.mode is Mode.DESTROY else a not in OPTIONAL or counts[a])
     ]
     return ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
 
@@ -238,10 +248,12 @@ def _status_line(plan: Plan) -> str:
         return f"❌ **ftrun {what}: {why}**, nothing can be applied until it is fixed."
     counts = plan.counts()
     changes = ", ".join(f"{n} {SUMMARY_WORDS[a]}" for a, n in counts.items() if n) or "no changes"
-    if warnings or plan.drift:
+    if warnings or plan.drift or plan.blocked:
         notes = [_count(warnings, "warning")] if warnings else []
         if plan.drift:
             notes.append(_count(len(plan.drift), "job changed outside ftrun", "jobs changed outside ftrun"))
+        if plan.blocked:
+            notes.append(_count(len(plan.blocked), "promotion blocked", "promotions blocked"))
         return f"⚠ **ftrun {what}: ready, with {' and '.join(notes)}**: {changes}."
     return f"✅ **ftrun {what}: ready**: {changes}."
 
@@ -352,6 +364,9 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
         else:
             out += [f"**Plan:** {_tally(plan)}.", ""]
     out += [_budget_line(plan), ""]
+    evals = plan_evals_markdown(plan)
+    if evals:
+        out += [evals.rstrip("\n"), ""]
     if plan.diagnostics:
         out += ["**Diagnostics:**", *_diagnostic_lines(plan.diagnostics), ""]
     out += ["<details><summary>Full plan</summary>", "", "```text", _plain(plan_text(plan)), "```", ""]
