@@ -7,7 +7,6 @@ Each edit is a pure function of the state; the command line runs it under the ta
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from typing import Any
 
 from runner.diagnostics import FtrunError
@@ -43,17 +42,10 @@ def list_rows(state: State, selection: Selection | None = None) -> list[dict[str
 
 
 def show_document(state: State, name: str) -> dict[str, Any]:
-    """Everything state records for one experiment, as written in the state file."""
-    es = state.experiments.get(name)
-    if es is None:
+    """Everything state records for one experiment, as the state file writes it."""
+    if name not in state.experiments:
         raise _missing(state, name)
-    return {
-        "experiment": name,
-        "current": es.current,
-        "metadata_hash": es.metadata_hash,
-        "metadata": dict(es.metadata),
-        "runs": [asdict(r) for r in es.runs],
-    }
+    return {"experiment": name, **state.to_dict()["experiments"][name]}
 
 
 def remove(state: State, name: str) -> State:
