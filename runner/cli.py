@@ -828,9 +828,17 @@ def resume(c: Context, name: str) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print the eval table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the eval table as Markdown (for a pull-request comment).")
+@select_options
 @pass_ctx
 @_handle_errors
-def eval_command(c: Context, names: tuple[str, ...], as_json: bool, markdown: bool) -> None:
+def eval_command(
+    c: Context,
+    names: tuple[str, ...],
+    as_json: bool,
+    markdown: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
     """Evaluate experiments' models on their eval suites (those not yet run), then print the eval table.
 
     Results are kept in state: a suite that did not change is not run again for the same model."""
@@ -839,6 +847,12 @@ def eval_command(c: Context, names: tuple[str, ...], as_json: bool, markdown: bo
     from runner.views.progress import ConsoleObserver
 
     loaded = _load(c)
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    if selection is not None:
+        specs = {e.name for e in loaded.experiments}
+        names = tuple(dict.fromkeys([*names, *(n for n in selection.names if n in specs)]))
+        if not names:
+            raise FtrunError("none of the selected experiments has a spec to evaluate")
     unknown = sorted(set(names) - {e.name for e in loaded.experiments})
     if unknown:
         raise FtrunError(f"no experiment named {', '.join(unknown)}")

@@ -168,3 +168,14 @@ def test_a_selected_plan_touches_exactly_the_selection(specs: set[str], recorded
     for c in plan.changes:
         if c.experiment not in specs:
             assert c.action in (Action.CANCEL, Action.FORGET)  # its spec is gone, and it was selected
+
+
+def test_eval_takes_the_selection_too(workspace: Workspace) -> None:
+    case = {"messages": [{"role": "user", "content": "q?"}], "assert": [{"type": "contains", "value": "a"}]}
+    workspace.write("evals/answers.yaml", "cases: evals/cases.jsonl\n")
+    workspace.write("evals/cases.jsonl", json.dumps(case) + "\n")
+    workspace.experiment("alpha", "training_file: data/train.jsonl\nevals: [answers]\n")
+    code, out = run(workspace.root, "eval", "-s", "beta")  # beta has no suites: nothing to evaluate
+    assert code == 0 and "No experiment lists eval suites" in out, out
+    code, out = run(workspace.root, "eval", "-s", "label:nope")
+    assert code == 1 and "no experiment matches 'label:nope'" in out
