@@ -192,7 +192,13 @@ def _sweep(
         return [], [Diagnostic(Severity.ERROR, message, check="bad-matrix", **where)]  # type: ignore[arg-type]
     experiments: list[Experiment] = []
     diags: list[Diagnostic] = []
-    for v in sweeps.expand(name, merged, located.lines):
+    variants = sweeps.expand(name, merged, located.lines)
+    names = [v.name for v in variants]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # values that read the same, such as 1 and "1"
+        message = f"two combinations of the matrix would both be named {twice[0]}: write their values apart"
+        return [], [Diagnostic(Severity.ERROR, message, check="bad-matrix", **where)]  # type: ignore[arg-type]
+    for v in variants:
         swept = {path[0] for path in v.lines}
         lines = {**located.lines, **v.lines}
         at = Located(v.data, located.file, lines)

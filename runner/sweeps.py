@@ -37,8 +37,13 @@ class Variant:
 
 
 def _token(value: Any) -> str:
+    """A value as it shows in a name: as written when it is made of name characters; otherwise those characters and
+    a short hash of the value, so that two values never share a name (`data/a.jsonl` -> `data_a.jsonl_1f3c2a`)."""
     text = value if isinstance(value, str) else json.dumps(value)
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.") or "_"
+    clean = re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_.")
+    if clean == text:
+        return clean
+    return f"{clean}_{hashlib.sha256(text.encode()).hexdigest()[:6]}".lstrip("_")
 
 
 def _labels(fields: list[str]) -> dict[str, str]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
 from fakes import FakeProvider
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from workspaces import Workspace, chat_lines
 
 from runner import pipeline
@@ -94,9 +98,11 @@ def test_names_are_readable_stable_and_at_most_64_characters() -> None:
     assert name == variant_name("a-rather-long-experiment-name", values, labels)
     other = variant_name("a-rather-long-experiment-name", (values[0], (list(labels)[1], 0.25)), labels)
     assert other != name and len(other) <= 64
-    assert variant_name(
-        "m", (("seed", 1), ("training_file", "data/a.jsonl")), {"seed": "seed", "training_file": "training_file"}
-    ) == ("m-seed-1-training_file-data_a.jsonl")
+    plain = {"seed": "seed", "training_file": "training_file"}
+    name = variant_name("m", (("seed", 1), ("training_file", "data/a.jsonl")), plain)
+    assert re.fullmatch(r"m-seed-1-training_file-data_a\.jsonl_[0-9a-f]{6}", name), name
+    other = variant_name("m", (("seed", 1), ("training_file", "data_a.jsonl")), plain)
+    assert other == "m-seed-1-training_file-data_a.jsonl"  # written in name characters: as written
 
 
 def test_a_sweep_is_selected_by_its_name_and_bad_values_are_errors_at_their_line(tmp_path: Path) -> None:
@@ -116,6 +122,26 @@ def test_a_sweep_is_selected_by_its_name_and_bad_values_are_errors_at_their_line
     )
     code, out = run("validate")
     assert code == 1 and "experiments/marv.yaml:4" in out and "n_epoch" in out, out
+    ws.experiment("marv", SWEEP.format(epochs="2").replace("seed: [1, 2]", "seed: [1, '1']"))
+    code, out = run("validate")
+    assert code == 1 and "experiments/marv.yaml:3" in out and "would both be named marv-n_epochs-2-seed-1" in out
     ws.experiment("marv", SWEEP.format(epochs=", ".join(map(str, range(1, 200)))))
     code, out = run("validate")
     assert code == 1 and "the matrix makes 398 experiments, more than 256" in out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    base=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,40}", fullmatch=True),
+    values=st.lists(
+        st.one_of(st.integers(), st.floats(allow_nan=False), st.text(max_size=40)), min_size=2, unique=True
+    ),
+)
+def test_variant_names_are_distinct_valid_and_short(base: str, values: list[object]) -> None:
+    from runner.sweeps import expand
+
+    variants = expand(base, {"model": "local/tiny", "matrix": {"method.hyperparameters.x": values}}, {})
+    names = [v.name for v in variants]
+    assert all(len(n) <= 64 and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", n) for n in names), names
+    written = {v if isinstance(v, str) else json.dumps(v) for v in values}
+    assert len(set(names)) == len(written)  # values written apart get names apart (1 and "1" are refused, below)
