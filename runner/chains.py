@@ -8,7 +8,7 @@ token counting and pricing is the root of the chain's.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,18 @@ BASE_FIELD = "model.training_hash"  # the field of a downstream's inputs that ch
 def upstream_of(experiments: Iterable[Experiment]) -> dict[str, tuple[str, ...]]:
     """Each experiment's upstream (the experiment it builds on), for selection's `+name` and `name+`."""
     return {e.name: (e.base_experiment,) if e.base_experiment else () for e in experiments}
+
+
+def reachable(start: str, edges: Callable[[str], Iterable[str]]) -> set[str]:
+    """`start` and every name reached from it by following `edges` (e.g. all an experiment builds on)."""
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in edges(todo.pop()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
 
 
 def resolve(experiments: Sequence[Experiment]) -> tuple[list[Experiment], list[Diagnostic]]:

@@ -56,10 +56,8 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
         )
     wanted = set(only) if only else {e.name for e in experiments}
     # What the wanted experiments build on is prepared too: their fingerprints hold its training hash.
-    needed = set(wanted)
-    for name, base in _bases(experiments).items():
-        if name in wanted:
-            needed |= base
+    upstream = chains.upstream_of(experiments)
+    needed = set().union(*(chains.reachable(n, lambda x: upstream.get(x, ())) for n in wanted)) if wanted else set()
     experiments = [e for e in chains.in_order(experiments) if e.name in needed]
     desired: list[Desired] = []
     hashes: dict[str, str] = {}
@@ -131,22 +129,6 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
         tuple(d for d in desired if d.experiment.name in wanted),
         tuple(diags),
     )
-
-
-def _bases(experiments: Sequence[Experiment]) -> dict[str, set[str]]:
-    """Every experiment each one builds on, directly or not."""
-    upstream = chains.upstream_of(experiments)
-    out = {}
-    for name in upstream:
-        found: set[str] = set()
-        todo = list(upstream[name])
-        while todo:
-            nxt = todo.pop()
-            if nxt not in found:
-                found.add(nxt)
-                todo.extend(upstream.get(nxt, ()))
-        out[name] = found
-    return out
 
 
 def _suites(ws: Workspace, experiments: Sequence[Experiment]) -> tuple[dict[str, Suite], list[Diagnostic]]:

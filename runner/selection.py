@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from runner.chains import reachable
 from runner.diagnostics import FtrunError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,17 +61,6 @@ def no_dependencies(name: str) -> tuple[str, ...]:
     return ()
 
 
-def _closure(start: str, edges: Callable[[str], Iterable[str]]) -> set[str]:
-    seen = {start}
-    todo = [start]
-    while todo:
-        for nxt in edges(todo.pop()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
 def matches(
     selector: str,
     candidates: Sequence[Candidate],
@@ -87,14 +77,14 @@ def matches(
     out = set(base)
     if before:
         for n in base:
-            out |= _closure(n, upstream) & names
+            out |= reachable(n, upstream) & names
     if after:
 
         def downstream(n: str) -> list[str]:
             return [m for m in names if n in upstream(m)]
 
         for n in base:
-            out |= _closure(n, downstream)
+            out |= reachable(n, downstream)
     return out
 
 
