@@ -7,7 +7,7 @@ package never imports torch: implementations import it inside the functions that
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -18,7 +18,8 @@ Control = Literal["continue", "cancel", "pause"]
 @dataclass(frozen=True)
 class TrainingRequest:
     job_id: str
-    base_model: str  # a preset ("local/tiny"), a local HF model directory, or a hub id found in the HF cache
+    base_model: str  # a preset ("local/tiny"), a local HF model directory, a GGUF file, a packaged model's name, or
+    # a hub id found in the HF cache
     method: Literal["supervised", "dpo"]
     hyperparameters: Mapping[str, Any]  # already resolved: no "auto" left
     seed: int
@@ -26,6 +27,7 @@ class TrainingRequest:
     validation_file: Path | None
     work_dir: Path  # the job's own directory: checkpoints and the final model are written under it
     resume_from: Path | None = None  # a checkpoint directory written by an earlier attempt of the same job
+    converted_models: Path | None = None  # where GGUF base models are converted to HF directories, once per file
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,51 @@ class GenerationParams:
     n: int = 1
 
 
+@dataclass(frozen=True)
+class StreamPiece:
+    """Text one choice gained since its last piece; the last piece of a choice carries its finish reason and the
+    number of tokens it generated."""
+
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length"] | None = None
+    completion_tokens: int = 0
+
+
+class ChatStream:
+    """The pieces of one chat completion, as the model writes them.
+
+    `prompt_tokens` is known when the stream is opened (the model is loaded by then, so a model that cannot load fails
+    before any piece). Iterate to the end, or `close()` early (a client that went away): either releases what
+    generation holds, and `close()` also stops the generation under way."""
+
+    def __init__(self, prompt_tokens: int, pieces: Iterator[StreamPiece], release: Callable[[], None]) -> None:
+        self.prompt_tokens = prompt_tokens
+        self._pieces = pieces
+        self._release: Callable[[], None] | None = release
+
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> StreamPiece:
+        try:
+            return next(self._pieces)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            close = getattr(self._pieces, "close", None)
+            if close is not None:
+                close()
+        finally:
+            release()
+
+
 def resolve_hyperparameters(
     base_model: str, method: str, requested: Mapping[str, Any], n_examples: int
 ) -> dict[str, Any]:
@@ -119,6 +166,12 @@ def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: Gen
     from runner.server.training.inference import generate as _generate
 
     return _generate(model_dir, messages, params)
+
+
+def stream(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> ChatStream:
+    from runner.server.training.inference import stream as _stream
+
+    return _stream(model_dir, messages, params)
 
 
 def base_models() -> list[str]:
