@@ -8,10 +8,11 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner.server import ids
-from runner.server.context import Generate, Stream
+from runner.server.context import Generate, ServerContext, Stream
 from runner.server.errors import ApiError, invalid
 from runner.server.model_catalog import ResolvedModel
 from runner.server.training import ChatStream, GenerationParams, TrainingFailed
@@ -110,9 +111,16 @@ def parse_stream(body: Mapping[str, Any]) -> StreamOptions | None:
     return StreamOptions(include_usage=bool(include_usage))
 
 
-def _check_chattable(model: ResolvedModel) -> None:
-    if model.kind == "base" and not model.path.is_absolute():
-        # A preset (its tokenizer and weights are made from a job's data) or a hub id: nothing to chat with yet.
+def chat_directory(context: ServerContext, model: ResolvedModel) -> Path:
+    """The directory `generate` loads: a fine-tuned model's or checkpoint's own, or a base model's weights (a GGUF
+    file or packaged model converted on its first chat). A preset has none: nothing to chat with until it is trained."""
+    if model.kind != "base":
+        return model.path
+    try:
+        directory = context.chat_directory(model.source)
+    except TrainingFailed as e:
+        raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
+    if directory is None:
         raise ApiError(
             400,
             f"The model '{model.id}' is a base model of this server; fine-tune it and chat with the fine-tuned model.",
@@ -120,14 +128,14 @@ def _check_chattable(model: ResolvedModel) -> None:
             "model",
             "model_not_supported",
         )
+    return directory
 
 
 def complete(
-    generate: Generate, model: ResolvedModel, messages: list[dict[str, Any]], params: GenerationParams
+    generate: Generate, model: ResolvedModel, directory: Path, messages: list[dict[str, Any]], params: GenerationParams
 ) -> dict[str, Any]:
-    _check_chattable(model)
     try:
-        result = generate(model.path, messages, params)
+        result = generate(directory, messages, params)
     except TrainingFailed as e:
         raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
     return {
@@ -154,12 +162,11 @@ def complete(
 
 
 def open_stream(
-    stream: Stream, model: ResolvedModel, messages: list[dict[str, Any]], params: GenerationParams
+    stream: Stream, directory: Path, messages: list[dict[str, Any]], params: GenerationParams
 ) -> ChatStream:
     """Start generating (the model is loaded here, so a model that cannot load is a 4xx before any event is sent)."""
-    _check_chattable(model)
     try:
-        return stream(model.path, messages, params)
+        return stream(directory, messages, params)
     except TrainingFailed as e:
         raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
 

@@ -31,7 +31,12 @@ class ServerContext:
     # The ports to the trainer package the web app uses; tests swap in fakes with `dataclasses.replace`.
     generate: Generate = training.generate
     stream: Stream = training.stream
+    base_directory: Callable[[str, Path], Path | None] = training.base_directory
     base_models: Callable[[], tuple[str, ...]] = cached_base_models
+
+    def chat_directory(self, name: str) -> Path | None:
+        """Where a base model's weights are, ready to chat with (see `training.base_directory`)."""
+        return self.base_directory(name, self.data.converted_models)
 
     def wake_worker(self) -> None:
         """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests)."""

@@ -101,6 +101,15 @@ def test_default_hyperparameters_reproduce_the_trained_answers(trained: Trained)
     assert answers == [_answer(rows[i]) for i in ASKED]
 
 
+def test_the_base_model_chats_by_its_name_or_its_file(trained: Trained) -> None:
+    gguf = packaged_file("smollm2-135m-instruct")
+    for name in ("smollm2-135m-instruct", str(gguf)):
+        answer = trained.client.chat.completions.create(
+            model=name, messages=[{"role": "user", "content": "What is 2+2?"}], temperature=0, max_tokens=30
+        )
+        assert "4" in (answer.choices[0].message.content or ""), answer
+
+
 def test_the_gguf_file_was_converted_once_by_its_hash(trained: Trained) -> None:
     gguf = packaged_file("smollm2-135m-instruct")
     assert gguf is not None

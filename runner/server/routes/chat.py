@@ -6,7 +6,15 @@ from typing import Any
 
 import flask
 
-from runner.server.chat import complete, open_stream, parse_messages, parse_params, parse_stream, stream_events
+from runner.server.chat import (
+    chat_directory,
+    complete,
+    open_stream,
+    parse_messages,
+    parse_params,
+    parse_stream,
+    stream_events,
+)
 from runner.server.context import ctx
 from runner.server.errors import invalid
 from runner.server.request_input import json_body
@@ -24,9 +32,10 @@ def chat_completions() -> Any:
     params = parse_params(body)
     streaming = parse_stream(body)
     model = load_model(body["model"])
+    directory = chat_directory(ctx(), model)
     if streaming is None:
-        return complete(ctx().generate, model, messages, params)
-    pieces = open_stream(ctx().stream, model, messages, params)
+        return complete(ctx().generate, model, directory, messages, params)
+    pieces = open_stream(ctx().stream, directory, messages, params)
     response = flask.Response(
         stream_events(pieces, model.id, params, streaming),
         mimetype="text/event-stream",

@@ -174,6 +174,24 @@ def stream(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: Gener
     return _stream(model_dir, messages, params)
 
 
+def base_directory(name: str, converted_models: Path) -> Path | None:
+    """The Hugging Face directory a base model chats from: a local directory or cached hub model as it is, a GGUF file
+    or packaged model once converted into `converted_models`; None for presets (no weights until a job builds them)
+    and for models not on this machine."""
+    from runner.server.training.gguf_conversion import converted_directory
+    from runner.server.training.models import locate
+
+    try:
+        source = locate(name)
+    except TrainingFailed:
+        return None
+    if source.path is None:
+        return None
+    if source.kind == "gguf":
+        return converted_directory(source.path, converted_models)
+    return source.path
+
+
 def base_models() -> list[str]:
     """Base model ids this machine can fine-tune: the presets plus models found in the local HF cache."""
     from runner.server.training.models import available_base_models
