@@ -7,7 +7,8 @@ on the Marv examples for one epoch; tokens/s counts every token of the steps aft
 trainer bills them. Chat is `generate` (whole answer) and `stream` (time to the first piece), greedy, after one
 warm-up answer. MFU: training FLOPs per token are ~4N with LoRA (forward 2N, backward through the frozen weights
 for the activations 2N, the adapters' weight gradients are negligible), 6N for full fine-tuning, against the GPU's
-dense bf16 peak. Prints figures; asserts nothing. Runs on a CPU too.
+dense bf16 peak (the trainer runs on the GPU when there is one; the converted GGUF declares float32, so the figure
+is a float32 run measured against the bf16 peak). Prints figures; asserts nothing. Runs on a CPU too.
 
     python bench/smollm2_bench.py [--epochs 1] [--cache .ftrun/bench]
 """

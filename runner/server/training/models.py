@@ -136,16 +136,29 @@ def prepare_tokenizer(tokenizer: Any) -> None:
 
 
 def load_model(path: Path) -> Any:
-    """A causal LM in float32 (CPU training and inference), from a full model directory or an adapter directory."""
-    import torch
+    """A causal LM on `runtime.device()` in `runtime.load_dtype` (float32 on the CPU), from a full model directory or
+    an adapter directory."""
     from transformers import AutoModelForCausalLM
+
+    from runner.server.training.runtime import device, load_dtype
 
     if (path / "adapter_config.json").is_file():
         from peft import PeftModel
 
         base = load_model(_directory_of(adapter_base(path)))
         return PeftModel.from_pretrained(base, str(path))
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    on = device()
+    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=load_dtype(_declared_dtype(path), on))
+    return model.to(on)
+
+
+def _declared_dtype(path: Path) -> str | None:
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    declared = config.get("dtype", config.get("torch_dtype")) if isinstance(config, dict) else None
+    return declared if isinstance(declared, str) else None
 
 
 def _directory_of(name: str) -> Path:
