@@ -104,9 +104,9 @@ def generate(path: Path, target_bytes: int, seed: int) -> int:
 
 
 def notebook_scan(path: Path, encoding: str) -> dict[str, Any]:
-    from runner.datasets.tokens import get_encoding
+    from runner.datasets.token_reference import official
 
-    enc = get_encoding(encoding)
+    enc = official(encoding)  # tiktoken, as the notebook's users run it
     with path.open(encoding="utf-8") as f:
         dataset = [json.loads(line) for line in f]
     format_errors: dict[str, int] = defaultdict(int)

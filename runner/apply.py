@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Protocol, assert_never
 
 from runner import events as ev
-from runner.adoption import adoptable_job
+from runner.adoption import adoptable_job, version_code
 from runner.datasets import Dataset, sha256_file
 from runner.diagnostics import ProviderError, SpecError
 from runner.failpoints import failpoint
 from runner.job_status import JobStatus
 from runner.plan import Action, Change, Desired, Plan
+from runner.profiles import PROFILES, Profile
 from runner.remote import (
     TAG_EXPERIMENT,
     TAG_LINEAGE,
@@ -64,6 +65,7 @@ class Applier:
     state: State
     max_active_jobs: int | None = None  # the target's limit on jobs active at once (ftrun.yaml)
     poll_interval: float = 1.0
+    profile: Profile = PROFILES["ftrun"]  # what the target supports: where it keeps no metadata, jobs carry a code
     events: list[ev.Event] = field(default_factory=list)  # what happened, in order
 
     def _save(self) -> None:
@@ -232,7 +234,12 @@ class Applier:
         assert change.training_hash
         name, version = change.experiment, change.training_hash
         existing = adoptable_job(
-            listed, experiment=name, training_hash=version, known=known, allow_failed=not change.forced
+            listed,
+            workspace=self.workspace,
+            experiment=name,
+            training_hash=version,
+            known=known,
+            allow_failed=not change.forced,
         )
         if existing is not None:
             self._record(change, existing, adopted=True)
@@ -244,7 +251,7 @@ class Applier:
             training_file=training_id,
             validation_file=validation_id,
             method=exp.method.to_api(),
-            suffix=exp.suffix,
+            suffix=self.profile.job_suffix(exp.suffix, name, version_code(self.workspace, name, version)),
             seed=exp.seed,
             metadata={**exp.metadata, **tags, TAG_LINEAGE: self.state.lineage},
             integrations=exp.integrations,
@@ -255,7 +262,13 @@ class Applier:
             # The request may have reached the server before the connection broke: a job of this version that was not
             # there a moment ago is the one it created, whatever its status.
             seen = known | {j.id for j in listed}
-            found = adoptable_job(self.provider.list_jobs(tags), experiment=name, training_hash=version, known=seen)
+            found = adoptable_job(
+                self.provider.list_jobs(tags),
+                workspace=self.workspace,
+                experiment=name,
+                training_hash=version,
+                known=seen,
+            )
             if found is None:
                 raise
             failpoint("job-created")

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from runner import __version__, crashlog, lock, pipeline
+from runner.completion import experiment_names
 from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, SpecError, StateError, has_errors
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
@@ -28,7 +29,7 @@ from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
 from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
-from runner.views.plan import plan_json, plan_markdown, plan_text
+from runner.views.plan import plan_error_markdown, plan_json, plan_markdown, plan_text
 from runner.views.text import printable
 from runner.workspace import Target, Workspace, find_root, load_workspace
 
@@ -189,16 +190,24 @@ def _plan(
         diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
         mode=mode,
         delete_models=delete_models,
+        target_notes=c.target.notes,
     )
 
 
-def _print_plan(c: Context, p: Plan, *, as_json: bool = False, markdown: bool = False) -> None:
+def _print_plan(c: Context, p: Plan, *, as_json: bool = False) -> None:
     if as_json:
         c.out.print_json(plan_json(p))
-    elif markdown:
-        c.out.print(escape(plan_markdown(p)), markup=True, end="")
     else:
         c.out.print(plan_text(p))
+
+
+def _plan_error_markdown(c: Context, e: FtrunError) -> str:
+    """The ❌ comment for a plan that could not be made, named by the workspace and target when they can be read."""
+    try:
+        workspace, target = c.ws.name, c.target.name
+    except FtrunError:
+        workspace, target = c.directory.resolve().name, c.target_name or "default"
+    return plan_error_markdown(workspace, target, e.diagnostics)
 
 
 def _confirm(c: Context, question: str) -> None:
@@ -240,7 +249,13 @@ def validate(c: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan document as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the plan as Markdown (for a pull-request comment).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 1 on error, 2 when changes.")
-@click.option("--retrain", multiple=True, metavar="NAME", help="Plan a retrain of NAME even if nothing changed.")
+@click.option(
+    "--retrain",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=experiment_names,
+    help="Plan a retrain of NAME even if nothing changed.",
+)
 @click.option("--destroy", is_flag=True, help="Plan the removal of everything in state (what `ftrun destroy` does).")
 @click.option("--delete-models", is_flag=True, help="With --destroy: delete the fine-tuned models too.")
 @click.option(
@@ -265,13 +280,23 @@ def plan(
     """Show what apply would do: what would train, why, from which data and at what cost."""
     if delete_models and not destroy:
         raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
-    loaded = None if destroy else _load(c)
-    state = c.store.load_or_new(c.target.name)
-    mode = Mode.DESTROY if destroy else Mode.APPLY
-    p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+    try:
+        loaded = None if destroy else _load(c)
+        state = c.store.load_or_new(c.target.name)
+        mode = Mode.DESTROY if destroy else Mode.APPLY
+        p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+    except FtrunError as e:
+        if markdown:  # the pull request still gets its comment, saying what to fix
+            c.out.out(_plan_error_markdown(c, e), highlight=False, end="")
+        raise
     if out is not None and not p.has_errors:
         out.write_text(plan_json(p) + "\n", encoding="utf-8")
-    _print_plan(c, p, as_json=as_json, markdown=markdown)
+    if markdown:
+        from runner.data_delta import data_deltas
+
+        c.out.out(plan_markdown(p, data_deltas(loaded.desired if loaded else (), state)), highlight=False, end="")
+    else:
+        _print_plan(c, p, as_json=as_json)
     if p.has_errors:
         sys.exit(ExitCode.ERROR)
     if detailed_exitcode and p.has_changes:
@@ -281,7 +306,13 @@ def plan(
 @cli.command()
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--wait", is_flag=True, help="Track the jobs until they finish, with progress.")
-@click.option("--retrain", multiple=True, metavar="NAME", help="Retrain NAME even if nothing changed.")
+@click.option(
+    "--retrain",
+    multiple=True,
+    metavar="NAME",
+    shell_complete=experiment_names,
+    help="Retrain NAME even if nothing changed.",
+)
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -347,6 +378,7 @@ def _applier(c: Context, provider: Provider, loaded: pipeline.Loaded | None, sta
         state,
         max_active_jobs=c.target.max_active_jobs,
         poll_interval=c.target.poll_interval,
+        profile=c.target.profile,
     )
 
 
@@ -446,6 +478,61 @@ def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
         c.out.print(reports.status_table(rows))
 
 
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the HTML report to FILE (default: report.html, unless only --png is asked for).",
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write the loss charts as PNG images into DIR (for places that cannot show HTML).",
+)
+@click.option("--offline", is_flag=True, help="Only what state records (no loss curves), without asking the target.")
+@pass_ctx
+@_handle_errors
+def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path | None, offline: bool) -> None:
+    """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
+    from runner.datasets.pricing import actual_cost
+    from runner.report import gather_report
+    from runner.views.loss_charts import write_png
+    from runner.views.report_html import report_charts, report_html
+
+    state = _live_state(c, c.store.load_or_new(c.target.name), offline)
+    loaded = pipeline.load(c.ws, c.target)  # the data the specs name now; a spec that does not load is left out
+    known = set(state.experiments) | {e.name for e in loaded.experiments}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FtrunError(
+            f"no experiment named {', '.join(unknown)} in the specs or the state of target '{c.target.name}'",
+            hint=f"known: {', '.join(sorted(known)) or 'none'}",
+        )
+    c.warn([d for d in loaded.diagnostics if d.severity is Severity.ERROR])
+
+    def cost(run: Any) -> float | None:
+        return actual_cost(str(run.inputs.get("model")), run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+    provider = None if offline else c.provider()
+    doc = gather_report(
+        c.ws.name, c.target.name, state, loaded.desired, provider, cost, names=names, now=int(time.time())
+    )
+    if out is None and png_dir is None:
+        out = Path("report.html")
+    if out is not None:
+        out.write_text(report_html(doc), encoding="utf-8")
+        c.out.print(f"wrote {escape(str(out))} ({len(doc.experiments)} experiment(s))")
+    if png_dir is not None:
+        png_dir.mkdir(parents=True, exist_ok=True)
+        for stem, chart in report_charts(doc):
+            c.out.print(f"wrote {escape(str(write_png(chart, png_dir / f'{stem}.png')))}")
+
+
 def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
     es = state.experiments.get(name)
     if es is None:
@@ -455,7 +542,7 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
 @pass_ctx
@@ -480,7 +567,7 @@ def show(c: Context, name: str, as_json: bool, offline: bool) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_ctx
 @_handle_errors
@@ -500,7 +587,7 @@ def output(c: Context, name: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("model")
+@click.argument("model", shell_complete=experiment_names)
 @click.argument("message")
 @click.option(
     "--system",
@@ -522,6 +609,12 @@ def chat(c: Context, model: str, message: str, system: str | None, max_tokens: i
             raise FtrunError(
                 f"{model} has no fine-tuned model yet (status: {run.status if run else 'no run'})",
                 hint="run `ftrun apply --wait` first",
+            )
+        if c.target.profile.chat_needs_deployment:
+            raise FtrunError(
+                f"{model}'s model {run.fine_tuned_model} must be deployed on target '{c.target.name}' "
+                f"({c.target.profile.name}) before it can answer",
+                hint="deploy it there, then `ftrun chat DEPLOYMENT MESSAGE` with the deployment's name",
             )
         if system is None:
             loaded = pipeline.load(c.ws, c.target, only=[model])
@@ -551,7 +644,7 @@ def _job_command(c: Context, name: str, operation: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @pass_ctx
 @_handle_errors
 def cancel(c: Context, name: str) -> None:
@@ -560,7 +653,7 @@ def cancel(c: Context, name: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @pass_ctx
 @_handle_errors
 def resume(c: Context, name: str) -> None:
@@ -569,7 +662,7 @@ def resume(c: Context, name: str) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing events as they happen, until the job settles.")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as JSON lines.")
 @pass_ctx
@@ -674,17 +767,30 @@ def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tup
 
 @cli.command()
 @click.argument("kind", type=click.Choice(["experiment", "workspace"]), default="experiment")
+@click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Write both schemas as files into DIR for editors (experiment.schema.json, workspace.schema.json; "
+    "fields that ftrun.yaml's defaults may supply are not required there).",
+)
 @pass_ctx
 @_handle_errors
-def schema(c: Context, kind: str) -> None:
+def schema(c: Context, kind: str, write_dir: Path | None) -> None:
     """Print the JSON Schema of experiment specs (or of ftrun.yaml), for editors."""
-    from runner.schemacheck import load_schema
+    from runner.schemacheck import load_schema, write_schemas
 
+    if write_dir is not None:
+        for path in write_schemas(write_dir):
+            c.out.print(f"wrote {escape(str(path))}")
+        return
     click.echo(json.dumps(load_schema(kind), indent=2, ensure_ascii=False))
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=experiment_names)
 @click.option("--validation", is_flag=True, help="Render the validation file instead of the training file.")
 @click.option(
     "--out",
@@ -724,7 +830,7 @@ def render(c: Context, name: str, validation: bool, out: Path | None) -> None:
 @pass_ctx
 @_handle_errors
 def init(c: Context, directory: Path) -> None:
-    """Create a workspace: ftrun.yaml, experiments/, data/, templates/, state/."""
+    """Create a workspace: ftrun.yaml, experiments/, data/, templates/, state/, and the schemas for editors."""
     from runner.scaffold import create_workspace
 
     root = (c.directory / directory).resolve()

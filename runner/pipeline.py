@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner import datasets
+from runner.datasets.jsonparse import JsonLineError, parse_line
 from runner.diagnostics import Diagnostic, Severity
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.job_status import JobStatus
@@ -58,6 +58,21 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
     desired: list[Desired] = []
     seen: set[tuple[object, ...]] = set()
     for exp in experiments:
+        if exp.method.type not in target.profile.methods:
+            trained = ", ".join(sorted(target.profile.methods))
+            diags.append(
+                Diagnostic(
+                    Severity.ERROR,
+                    f"target '{target.name}' ({target.profile.name}) does not train the {exp.method.type} method "
+                    f"(it trains {trained})",
+                    file=exp.file,
+                    line=exp.line("method"),
+                    experiment=exp.name,
+                    check="unsupported-method",
+                    hint="choose another method, or another target with --target",
+                )
+            )
+            continue
         prepared = datasets.prepare(
             exp.training_file,
             exp.validation_file,
@@ -108,13 +123,18 @@ def _local_model_dir(ws: Workspace, target: Target, model: str) -> str | None:
 def system_prompt(path: Path, *, sample: int = 1000) -> str | None:
     """The system message most examples of a chat data file start with (what a model trained on it expects)."""
     counts: Counter[str] = Counter()
-    with path.open(encoding="utf-8", errors="replace") as f:
+    with path.open("rb") as f:
         for line in itertools.islice(f, sample):
             try:
-                messages = json.loads(line).get("messages") or []
-            except (json.JSONDecodeError, AttributeError):
-                continue
-            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+                messages = parse_line(line.rstrip(b"\r\n")).get("messages") or []
+            except (JsonLineError, AttributeError):
+                continue  # a line that is not an example is the data checks' business, not the chat's
+            if (
+                isinstance(messages, list)
+                and messages
+                and isinstance(messages[0], dict)
+                and messages[0].get("role") == "system"
+            ):
                 counts[str(messages[0].get("content"))] += 1
     return counts.most_common(1)[0][0] if counts else None
 

@@ -145,6 +145,7 @@ class Plan:
     retrain: tuple[str, ...] = ()
     mode: Mode = Mode.APPLY
     delete_models: bool = False  # destroy mode: the plan deletes the fine-tuned models too
+    target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
 
     @property
@@ -206,6 +207,7 @@ def make_plan(
     diagnostics: Sequence[Diagnostic] = (),
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    target_notes: Sequence[str] = (),
 ) -> Plan:
     """What apply would do. In destroy mode `desired` is ignored: everything in state is removed, and with
     `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise)."""
@@ -234,7 +236,7 @@ def make_plan(
 
     by_name = {d.experiment.name: d for d in desired}
     for name in sorted(by_name):
-        changes.append(_plan_experiment(by_name[name], state, snapshot, retrain=name in retrain))
+        changes.append(_plan_experiment(by_name[name], state, snapshot, workspace=workspace, retrain=name in retrain))
     for name in sorted(set(state.experiments) - set(by_name)):
         es = state.experiments[name]
         cur = es.current_run
@@ -322,6 +324,7 @@ def make_plan(
         retrain=tuple(sorted(retrain)),
         mode=mode,
         delete_models=delete_models,
+        target_notes=tuple(target_notes),
     )
 
 
@@ -355,7 +358,7 @@ def _kept_models(runs: Sequence[Run]) -> tuple[str, ...]:
     return (f"kept on the target: {', '.join(models)}",) if models else ()
 
 
-def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: bool) -> Change:
+def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, workspace: str, retrain: bool) -> Change:
     exp = d.experiment
     name = exp.name
     es = state.experiments.get(name)
@@ -382,13 +385,14 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, retrain: b
     wants_job = cur is None or cur.training_hash != d.training_hash or settled_badly
     orphan = adoptable_job(
         snapshot.jobs.values(),
+        workspace=workspace,
         experiment=name,
         training_hash=d.training_hash,
         known=known,
         allow_failed=not retrain,
     )
     if wants_job and orphan:
-        why = f"job {orphan.id} ({orphan.status}) has this experiment's tags but is not in state"
+        why = f"job {orphan.id} ({orphan.status}) was created for this version but is not in state"
         return replace(base, action=Action.ADOPT, reason=why, job_id=orphan.id)
     spend = replace(spend, forced=retrain)
     if cur is None or status is None:

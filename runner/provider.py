@@ -139,8 +139,15 @@ class OpenAIProvider:
 
     # -- jobs ------------------------------------------------------------------------------------------------------
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
+        """Jobs tagged with `metadata`. A host whose list cannot filter by metadata lists every job, less those
+        tagged otherwise; jobs with no tags at all stay (where jobs keep no metadata, their suffix tells)."""
+        profile = self._target.profile
+
         def run() -> list[RemoteJob]:
-            return [_job(j) for j in self._client.fine_tuning.jobs.list(limit=100, metadata=dict(metadata))]
+            if profile.list_filter:
+                return [_job(j) for j in self._client.fine_tuning.jobs.list(limit=100, metadata=dict(metadata))]
+            jobs = [_job(j) for j in self._client.fine_tuning.jobs.list(limit=100)]
+            return [j for j in jobs if not j.metadata or all(j.metadata.get(k) == v for k, v in metadata.items())]
 
         return self._call("listing fine-tuning jobs", run)
 
@@ -154,12 +161,16 @@ class OpenAIProvider:
         return self._call(f"reading job {job_id}", run)
 
     def create_job(self, request: JobRequest) -> RemoteJob:
+        profile = self._target.profile
         kwargs: dict[str, Any] = {
             "model": request.model,
             "training_file": request.training_file,
             "method": dict(request.method),
-            "metadata": dict(request.metadata),
         }
+        if profile.metadata:  # a host that keeps none finds the job by its suffix code instead
+            kwargs["metadata"] = dict(request.metadata)
+        if profile.extra_body:
+            kwargs["extra_body"] = dict(profile.extra_body)
         if request.validation_file:
             kwargs["validation_file"] = request.validation_file
         if request.suffix:

@@ -34,6 +34,7 @@ class RemoteJob:
     training_file: str | None = None
     validation_file: str | None = None
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)  # as the target resolved them ("auto" filled in)
+    suffix: str | None = None  # as the job was created with it (OpenAI echoes it as `user_provided_suffix`)
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -60,7 +61,12 @@ class RemoteJob:
             training_file=j.get("training_file"),
             validation_file=j.get("validation_file"),
             hyperparameters=dict(resolved or {}),
+            suffix=_text(j.get("user_provided_suffix") or j.get("suffix")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The remote side as the planner sees it: ftrun's jobs on the target, and job ids known to be gone."""
+    """The remote side as the planner sees it: ftrun's jobs on the target (for a host that keeps no metadata, every
+    job listed), and job ids known to be gone."""
 
     jobs: Mapping[str, RemoteJob] = field(default_factory=dict)
     gone: frozenset[str] = frozenset()

@@ -7,9 +7,11 @@ import secrets
 from pathlib import Path
 
 from runner.diagnostics import FtrunError
+from runner.schemacheck import write_schemas
 from runner.workspace import safe_name
 
 WORKSPACE_YAML = """\
+# yaml-language-server: $schema=schemas/workspace.schema.json
 # ftrun workspace: where jobs run, what every experiment gets by default, and what a plan may spend.
 # Jobs are tagged with the workspace's name, so that a lost or stale state can find them again: keep it unique.
 workspace: {name}
@@ -31,6 +33,7 @@ budget:
 """
 
 EXPERIMENT_YAML = """\
+# yaml-language-server: $schema=../schemas/experiment.schema.json
 # One experiment per file; its name is the file's stem. `ftrun schema` prints every field.
 description: A first fine-tune on the example data.
 training_file: data/example.jsonl
@@ -52,6 +55,15 @@ _EXAMPLES = [
     ("What does removing a spec do?", "It cancels the running job and forgets it; models are kept."),
     ("How do I check my data?", "Run ftrun validate: every problem is reported with its file and line."),
 ]
+
+# Editors that read yaml-language-server settings (VS Code's YAML extension) check specs as they are typed; others
+# read the `# yaml-language-server: $schema=` line at the top of each file.
+VSCODE_SETTINGS = {
+    "yaml.schemas": {
+        "schemas/experiment.schema.json": ["experiments/*.yaml", "experiments/*.yml"],
+        "schemas/workspace.schema.json": ["ftrun.yaml"],
+    }
+}
 
 GITIGNORE = ".ftrun/\nstate/*.backup\nstate/.*.tmp\n"  # .tmp: a state write killed before its rename
 
@@ -79,6 +91,7 @@ def create_workspace(root: Path) -> list[Path]:
         "data/example.jsonl": data,
         "templates/.gitkeep": "",
         "state/.gitkeep": "",
+        ".vscode/settings.json": json.dumps(VSCODE_SETTINGS, indent=2) + "\n",
     }
     created = []
     for rel, text in files.items():
@@ -88,6 +101,8 @@ def create_workspace(root: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         created.append(path.relative_to(root))
+    if not (root / "schemas").exists():
+        created += [p.relative_to(root) for p in write_schemas(root / "schemas")]
     gitignore = root / ".gitignore"
     existing = gitignore.read_text(encoding="utf-8") if gitignore.exists() else ""
     if ".ftrun/" not in existing:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Collection
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -21,6 +22,29 @@ def load_schema(name: str) -> dict[str, Any]:
     """A schema shipped in runner/schemas/ ("experiment" or "workspace")."""
     text = resources.files("runner.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
+
+
+SCHEMAS = ("experiment", "workspace")
+
+
+def editor_schema(name: str) -> dict[str, Any]:
+    """What an editor checks while a file is typed: the schema, less an experiment's required fields, which
+    ftrun.yaml's `defaults:` may supply (`ftrun validate` checks them once defaults are applied)."""
+    schema = dict(load_schema(name))
+    if name == "experiment":
+        schema.pop("required", None)
+    return schema
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    """The editor schemas as files in `directory` (`ftrun schema --write`, `ftrun init`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in SCHEMAS:
+        path = directory / f"{name}.schema.json"
+        path.write_text(json.dumps(editor_schema(name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
 
 
 @cache

@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from runner.diagnostics import Diagnostic, Severity, SpecError
+from runner.profiles import PROFILES, Profile, default_flavor, resolve
 from runner.redact import redact_url
 from runner.schemacheck import check, load_schema
 from runner.yamlsource import Located, load_yaml
@@ -31,6 +32,7 @@ class Target:
     max_active_jobs: int | None = None
     free: bool = False
     poll_interval: float = 2.0
+    profile: Profile = PROFILES["ftrun"]  # what the host supports (`flavor:` and `capabilities:` in ftrun.yaml)
 
     @property
     def endpoint(self) -> str:
@@ -38,6 +40,12 @@ class Target:
         if self.kind == "local":
             return "built-in server (in-process)"
         return redact_url(self.base_url or DEFAULT_OPENAI_URL)  # shown in plans and errors: never a password
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the target's profile implies, for plans ("azure: jobs found by suffix code; ...")."""
+        implied = self.profile.implications()
+        return (f"{self.profile.name}: {'; '.join(implied)}",) if implied else ()
 
 
 LOCAL = Target(name="local", kind="local", free=True, poll_interval=1.0)
@@ -123,10 +131,12 @@ def load_workspace(root: Path) -> Workspace:
     targets: dict[str, Target] = {"local": LOCAL}
     for name, t in (data.get("targets") or {}).items():
         kind = t["kind"]
+        base_url = t.get("base_url") or (None if kind == "local" else DEFAULT_OPENAI_URL)
+        flavor = t.get("flavor") or default_flavor(kind, t.get("base_url"))
         targets[name] = Target(
             name=name,
             kind=kind,
-            base_url=t.get("base_url") or (None if kind == "local" else DEFAULT_OPENAI_URL),
+            base_url=base_url,
             api_key_env=t.get("api_key_env") or (None if kind == "local" else "OPENAI_API_KEY"),
             organization=t.get("organization"),
             project=t.get("project"),
@@ -134,6 +144,7 @@ def load_workspace(root: Path) -> Workspace:
             max_active_jobs=t.get("max_active_jobs"),
             free=t.get("free", kind == "local"),
             poll_interval=float(t.get("poll_interval", 1.0 if kind == "local" else 15.0)),
+            profile=resolve(flavor, t.get("capabilities"), t.get("extra_body")),
         )
     default_target = data.get("default_target", "local")
     if default_target not in targets:

@@ -19,6 +19,8 @@ ALLOWED = {
     "peft": ("server/training/",),
     "safetensors": ("server/training/",),
     "tokenizers": ("server/training/",),
+    "matplotlib": ("views/loss_charts.py",),  # the report's charts (the `report` extra)
+    "selenium": (),  # tests only
 }
 # Views render; they never act: none of them reaches the target, the applier, the lock or the command line.
 VIEWS_MAY_NOT = ("runner.provider", "runner.apply", "runner.pipeline", "runner.lock", "runner.cli", "runner.server")

@@ -228,3 +228,14 @@ def test_a_spec_file_that_is_not_utf8_names_line_and_column(tmp_path: Path) -> N
         load_yaml(path, "x.yaml")
     [d] = e.value.diagnostics
     assert (d.line, d.message) == (2, "file is not valid UTF-8: byte 0xff at column 7")
+
+
+def test_the_chat_system_prompt_skips_lines_that_are_not_examples(tmp_path: Path) -> None:
+    """`ftrun chat` reads the system prompt from the data; hostile lines are skipped, never a traceback."""
+    from runner.pipeline import system_prompt
+
+    example = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]}
+    hostile = ["[" * 100_000 + "]" * 100_000, '{"n": ' + "9" * 5_001 + "}", '{"messages": 7}', "[1]", "\xff{", ""]
+    path = tmp_path / "d.jsonl"
+    path.write_bytes("\n".join([*hostile, json.dumps(example)]).encode("utf-8", errors="surrogateescape") + b"\n")
+    assert system_prompt(path) == "Be brief."

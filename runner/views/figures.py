@@ -42,6 +42,22 @@ def sparkline(values: Sequence[float], width: int = 32) -> str:
     return "".join(_BARS[round((v - low) / span * (len(_BARS) - 1))] for v in values)
 
 
+def _signed(n: int, unit: str) -> str:
+    return f"{n:+,} {unit}{'' if abs(n) == 1 else 's'}"
+
+
+def data_delta_text(delta: tuple[int, int] | None) -> str | None:
+    """'+3 examples, +1,204 tokens'"""
+    if delta is None:
+        return None
+    examples, tokens = delta
+    return (
+        "no change in examples or tokens"
+        if delta == (0, 0)
+        else f"{_signed(examples, 'example')}, {_signed(tokens, 'token')}"
+    )
+
+
 def duration(seconds: int | None) -> str:
     if seconds is None:
         return "unknown"

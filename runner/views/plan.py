@@ -4,14 +4,16 @@ comment, and JSON (the plan document itself). They decide nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.markup import escape
 
-from runner.diagnostics import Severity
+from runner.data_delta import DataDelta
+from runner.diagnostics import Diagnostic, Severity
 from runner.plan import Action, Change, Mode, Plan
 from runner.views.diagnostics import diagnostics_text
-from runner.views.figures import estimate_text, money
+from runner.views.figures import data_delta_text, estimate_text, money
 
 SYMBOL = {
     Action.CREATE: ("+", "green"),
@@ -156,6 +158,7 @@ def plan_text(plan: Plan) -> str:
     else:
         verb = "destroy these" if plan.mode is Mode.DESTROY else "perform these actions"
         out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
+        out.extend(f"  [dim]{escape(note)}[/dim]" for note in plan.target_notes)
         out.append("")
         for c in plan.ordered():
             out.extend(_change_lines(c, plan))
@@ -173,25 +176,141 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(out)
 
 
-def plan_markdown(plan: Plan) -> str:
-    """A pull-request comment."""
+def _text(text: str) -> str:
+    """Free text safe in Markdown: angle brackets shown, not taken for HTML (`<Media omitted>` would vanish)."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return _text(text).replace("|", "\\|").replace("\n", " ")
+
+
+def comment_marker(workspace: str, target: str) -> str:
+    """The hidden line by which a CI step finds (and updates) its own plan comment."""
+    return f"<!-- ftrun-plan: {workspace}/{target} -->"
+
+
+def _tally(plan: Plan) -> str:
+    counts = plan.counts()
+    destroying = (Action.CANCEL, Action.FORGET, Action.DELETE_MODEL)
+    shown = [
+        a
+        for a in SUMMARY_WORDS
+        if (a in destroying if plan.mode is Mode.DESTROY else a is not Action.DELETE_MODEL or counts[a])
+    ]
+    return ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
+
+
+def _status_line(plan: Plan) -> str:
+    """The first line of the comment: can a reviewer merge this?"""
+    errors = sum(d.severity is Severity.ERROR for d in plan.diagnostics)
+    warnings = sum(d.severity is Severity.WARNING for d in plan.diagnostics)
+    over = any(d.check == "over-budget" for d in plan.diagnostics)
+    what = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
+    if errors:
+        why = "over budget" if over and errors == 1 else _count(errors, "error")
+        return f"❌ **ftrun {what}: {why}**, nothing can be applied until it is fixed."
+    counts = plan.counts()
+    changes = ", ".join(f"{n} {SUMMARY_WORDS[a]}" for a, n in counts.items() if n) or "no changes"
+    if warnings or plan.drift:
+        notes = [_count(warnings, "warning")] if warnings else []
+        if plan.drift:
+            notes.append(_count(len(plan.drift), "job changed outside ftrun", "jobs changed outside ftrun"))
+        return f"⚠ **ftrun {what}: ready, with {' and '.join(notes)}**: {changes}."
+    return f"✅ **ftrun {what}: ready**: {changes}."
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _data_cell(c: Change, plan: Plan, deltas: Mapping[str, DataDelta]) -> str:
+    """marv.jsonl: 13 examples, 1,204 tokens (+1 example, +42 tokens)"""
+    d = deltas.get(c.experiment)
+    if d is None:
+        return f"`{_cell(plan.data[c.data[0]])}`" if c.data and c.data[0] in plan.data else ""
+    tokens = f", {d.tokens:,} tokens" if d.tokens is not None else ""
+    change = data_delta_text(d.change) if c.action in (Action.RETRAIN, Action.ADOPT) else None
+    return f"`{_cell(d.file)}`: {d.examples:,} examples{tokens}" + (f" ({change})" if change else "")
+
+
+def _budget_line(plan: Plan) -> str:
+    spend = money(plan.new_spend_usd)
+    billed = f" ({plan.new_billed_tokens:,} billed tokens)" if plan.new_billed_tokens else ""
+    if plan.budget_max_usd is None:
+        return f"**Budget:** new spending **{spend}**{billed}; no budget is set (`budget.max_usd` in ftrun.yaml)."
+    over = plan.new_spend_usd is not None and plan.new_spend_usd > plan.budget_max_usd
+    verdict = "over the budget" if over else "within the budget" if plan.new_spend_usd is not None else "budget"
+    return f"**Budget:** new spending **{spend}**{billed}, {verdict} of {money(plan.budget_max_usd)}."
+
+
+_ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
+
+
+def _diagnostic_lines(diagnostics: Sequence[Diagnostic], per_check_limit: int = 10) -> list[str]:
+    out: list[str] = []
+    shown: dict[tuple[str | None, str | None], int] = {}
+    hidden: dict[tuple[str | None, str | None], int] = {}
+    for d in sorted(diagnostics, key=lambda d: list(Severity).index(d.severity)):
+        key = (d.check, d.file)
+        shown[key] = shown.get(key, 0) + 1
+        if d.check and shown[key] > per_check_limit:
+            hidden[key] = hidden.get(key, 0) + 1
+            continue
+        check = f"`{d.check}` " if d.check else ""
+        where = f"`{d.location}`: " if d.location else f"`{d.experiment}`: " if d.experiment else ""
+        hint = f" (hint: {_text(d.hint)})" if d.hint else ""
+        out.append(f"- {_ICON[d.severity]} {check}{where}{_text(d.message)}{hint}")
+    out += [f"- … and {n} more `{check}` findings in `{file}`" for (check, file), n in hidden.items()]
+    return out
+
+
+def _plain(markup: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(markup, emoji=False).plain
+
+
+def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> str:
+    """A pull-request comment a reviewer can decide from: the verdict first, then each change with its model, data
+    (and the delta in examples and tokens against the current run) and estimate, the uploads, the budget, the
+    diagnostics, the full text plan folded away, how to apply, and the marker a CI step finds its comment by."""
+    deltas = deltas or {}
     title = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
-    out = [f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
+    out = [_status_line(plan), "", f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
+    if plan.target_notes:
+        out += [*(f"> {_text(note)}" for note in plan.target_notes), ""]
     if plan.drift:
         out.append("**Changed outside ftrun:**")
         out += [f"- `{d.experiment}`: job `{d.job_id}` {d.recorded_status} → {d.remote_status}" for d in plan.drift]
         out.append("")
+    noted = [c for c in plan.changes if c.action is Action.NOOP and c.notes]
+    if noted:
+        out.append("**Left as they are:**")
+        out += [f"- `{c.experiment}`: {_text(c.reason)}; {'; '.join(_text(n) for n in c.notes)}" for c in noted]
+        out.append("")
     if not plan.has_changes:
-        out.append("No changes.")
+        out += [f"No changes: the experiments match the state of target `{plan.target}`.", ""]
     else:
-        out.append("| | experiment | action | why | estimate |")
-        out.append("|---|---|---|---|---|")
+        out.append("| | experiment | action | why | model | data | estimate |")
+        out.append("|---|---|---|---|---|---|---|")
         for c in plan.ordered():
             sym = SYMBOL[c.action][0]
             est = estimate_text(c.estimate) if c.spends else ""
-            reason = c.reason.replace("|", "\\|") + (f": `{c.model}`" if c.model else "")
-            out.append(f"| `{sym}` | `{c.experiment}` | {c.action} | {reason} | {est} |")
+            reason = _cell(c.reason) + (f": `{c.model}`" if c.model else "")
+            model = (c.inputs or {}).get("model")
+            model_cell = f"`{_cell(str(model))}`" if model else ""
+            out.append(
+                f"| `{sym}` | `{c.experiment}` | {c.action} | {reason} | {model_cell} | "
+                f"{_data_cell(c, plan, deltas)} | {_cell(est)} |"
+            )
         out.append("")
+        if plan.uploads:
+            total = sum(u.bytes for u in plan.uploads)
+            out.append(f"**Uploads:** {_count(len(plan.uploads), 'file')}, {total:,} bytes (each distinct file once)")
+            out += [f"- `{u.display}`: {u.examples:,} examples, {u.bytes:,} bytes" for u in plan.uploads]
+            out.append("")
         fields = [(c, f) for c in plan.ordered() for f in c.fields]
         if fields:
             out.append("<details><summary>Field changes</summary>")
@@ -200,27 +319,43 @@ def plan_markdown(plan: Plan) -> str:
             out.append("")
             out.append("</details>")
             out.append("")
-        counts = plan.counts()
-        destroying = (Action.CANCEL, Action.FORGET, Action.DELETE_MODEL)
-        shown = [
-            a
-            for a in SUMMARY_WORDS
-            if (a in destroying if plan.mode is Mode.DESTROY else a is not Action.DELETE_MODEL or counts[a])
-        ]
-        tally = ", ".join(f"{counts[a]} {SUMMARY_WORDS[a]}" for a in shown)
         if plan.mode is Mode.DESTROY:
-            out.append(f"**Destroy plan:** {tally}.")
+            out += [f"**Destroy plan:** {_tally(plan)}.", ""]
         else:
-            out.append(
-                f"**Plan:** {tally}. New spending: **{money(plan.new_spend_usd)}**"
-                + (f" ({plan.new_billed_tokens:,} billed tokens)." if plan.new_billed_tokens else ".")
-            )
-    errors = [d for d in plan.diagnostics if d.severity is Severity.ERROR]
-    warnings = [d for d in plan.diagnostics if d.severity is Severity.WARNING]
-    for title, group in (("Errors", errors), ("Warnings", warnings)):
-        if group:
-            out += ["", f"**{title}:**"]
-            out += [f"- {d.location + ': ' if d.location else ''}{d.message}" for d in group]
+            out += [f"**Plan:** {_tally(plan)}.", ""]
+    out += [_budget_line(plan), ""]
+    if plan.diagnostics:
+        out += ["**Diagnostics:**", *_diagnostic_lines(plan.diagnostics), ""]
+    out += ["<details><summary>Full plan</summary>", "", "```text", _plain(plan_text(plan)), "```", ""]
+    out += ["</details>", ""]
+    if plan.has_errors:
+        out.append("**To apply:** fix the errors above; the plan is made again on the next push.")
+    elif plan.has_changes:
+        verb = "ftrun apply" if plan.mode is Mode.APPLY else "ftrun destroy"
+        out.append(
+            f"**To apply:** merge this pull request (CI applies the plan it saved), or run `{verb}` "
+            "on the merged branch. A plan made stale by another change is refused, never applied blindly."
+        )
+    else:
+        out.append("**To apply:** nothing to do.")
+    out += ["", comment_marker(plan.workspace, plan.target)]
+    return "\n".join(out) + "\n"
+
+
+def plan_error_markdown(workspace: str, target: str, diagnostics: Sequence[Diagnostic]) -> str:
+    """The comment when no plan could be made (the specs or the data do not pass their checks): still a comment,
+    starting with ❌, that lists what to fix."""
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    out = [
+        f"❌ **ftrun plan: {_count(max(errors, 1), 'error')}**, no plan could be made.",
+        "",
+        f"### ftrun plan for `{workspace}` on target `{target}`",
+        "",
+        "**Diagnostics:**",
+    ]
+    out += _diagnostic_lines(diagnostics) or ["- ❌ no plan could be made"]
+    out += ["", "**To apply:** fix the errors above; the plan is made again on the next push."]
+    out += ["", comment_marker(workspace, target)]
     return "\n".join(out) + "\n"
 
 

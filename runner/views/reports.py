@@ -15,7 +15,7 @@ from runner.plan import Desired
 from runner.run_details import RunDetails
 from runner.state import ExperimentState, Run
 from runner.views.datasets import dataset_report
-from runner.views.figures import duration, estimate_text, loss, money, sparkline, table
+from runner.views.figures import data_delta_text, duration, estimate_text, loss, money, sparkline, table
 
 
 def validate_document(desired: Sequence[Desired], diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
@@ -85,22 +85,6 @@ def status_table(rows: Sequence[dict[str, Any]]) -> str:
             ]
             for r in rows
         ],
-    )
-
-
-def _signed(n: int, unit: str) -> str:
-    return f"{n:+,} {unit}{'' if abs(n) == 1 else 's'}"
-
-
-def data_delta_text(delta: tuple[int, int] | None) -> str | None:
-    """'+3 examples, +1,204 tokens'"""
-    if delta is None:
-        return None
-    examples, tokens = delta
-    return (
-        "no change in examples or tokens"
-        if delta == (0, 0)
-        else f"{_signed(examples, 'example')}, {_signed(tokens, 'token')}"
     )
 
 

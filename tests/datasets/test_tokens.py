@@ -1,51 +1,67 @@
-"""Token counts equal tiktoken's own, with the notebook's per-message overhead, for the right encoding per model."""
+"""Token counts equal tiktoken's own engine fed OpenAI's official ranks, with the notebook's per-message overhead, for
+the right encoding per model."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tiktoken
-import tiktoken_ext.openai_public as registry
 
 from runner.datasets import DataSpec, prepare
+from runner.datasets.token_reference import official
 from runner.datasets.tokens import (
     CL100K,
     DEFAULT_CONTEXT_LIMIT,
-    ENCODINGS,
     O200K,
     context_limit,
     count_messages,
+    count_text,
     encoding_for_model,
     get_encoding,
-    load_ranks,
 )
 
 
+def varied_texts(seed: int, n: int) -> list[str]:
+    """Text of every kind the BPE splits differently: ASCII, CJK, accents, emoji, digits, spaces, newlines, specials."""
+    rng = random.Random(seed)
+    pools = [(32, 126), (0x4E00, 0x9FFF), (0xC0, 0x24F), (0x1F300, 0x1F6FF), (0x3040, 0x30FF), (0x400, 0x4FF)]
+    fixed = ["", " ", "\n\n\n", "a" * 5_000, "<|endoftext|> hi", "<|endofprompt|>", "don't I'LL we'Ve", "1234567890"]
+    fixed += ["   \t  x\r\n", "\u200b\ufeff", "Fine-tuning 微调 costs $25.00 per 1M tokens.\r\n  Ça va? 🙂"]
+    out = list(fixed)
+    for _ in range(n):
+        chars = []
+        for _ in range(rng.randint(0, 80)):
+            r = rng.random()
+            if r < 0.1:
+                chars.append(rng.choice(" \n\t'"))
+            else:
+                lo, hi = rng.choice(pools)
+                chars.append(chr(rng.randint(lo, hi)))
+        out.append("".join(chars))
+    return out
+
+
 @pytest.mark.parametrize("name", [O200K, CL100K])
-def test_encoding_matches_tiktokens_registry(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The registry's own constructor, fed our verified ranks, yields exactly our pat_str and special tokens."""
-    ranks = load_ranks(name)
+def test_counts_equal_tiktoken_on_official_ranks(name: str) -> None:
+    ours, reference = get_encoding(name), official(name)
+    texts = varied_texts(seed=len(name), n=3_000)
+    assert [count_text(ours, t) for t in texts] == [len(reference.encode_ordinary(t)) for t in texts]
+    assert ours.encode_ordinary(texts[-1]) == reference.encode_ordinary(texts[-1])
 
-    def offline_loader(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
-        assert expected_hash == ENCODINGS[name].sha256  # the hash we verify is the one tiktoken expects
-        return ranks
 
-    monkeypatch.setattr(registry, "load_tiktoken_bpe", offline_loader)
-    official = tiktoken.Encoding(**registry.ENCODING_CONSTRUCTORS[name]())
-    ours = get_encoding(name)
-    assert ours._pat_str == official._pat_str
-    assert ours._special_tokens == official._special_tokens
-    assert ours.n_vocab == official.n_vocab
-    text = "Fine-tuning 微调 costs $25.00 per 1M tokens.\r\n  Ça va? 🙂"
-    assert ours.encode(text) == official.encode(text)
+@pytest.mark.parametrize("name", [O200K, CL100K])
+def test_lone_surrogates_count_as_tiktoken_counts_them(name: str) -> None:
+    text = "ab\ud800cd \udfff"  # JSON can carry these; Python strings hold them
+    assert count_text(get_encoding(name), text) == len(official(name).encode_ordinary(text))
 
 
 def test_known_counts() -> None:
-    assert get_encoding(O200K).encode("hello world") == [24912, 2375]
-    assert get_encoding(CL100K).encode("hello world") == [15339, 1917]
+    assert get_encoding(O200K).encode_ordinary("hello world") == [24912, 2375]
+    assert get_encoding(CL100K).encode_ordinary("hello world") == [15339, 1917]
 
 
 def notebook_count(enc: tiktoken.Encoding, messages: list[dict[str, Any]]) -> tuple[int, int]:
@@ -54,11 +70,13 @@ def notebook_count(enc: tiktoken.Encoding, messages: list[dict[str, Any]]) -> tu
     for message in messages:
         n += 3
         for key, value in message.items():
-            n += len(enc.encode(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
+            n += len(enc.encode_ordinary(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
             if key == "name":
                 n += 1
     n += 3
-    assistant = sum(len(enc.encode(m["content"])) for m in messages if m["role"] == "assistant" and "content" in m)
+    assistant = sum(
+        len(enc.encode_ordinary(m["content"])) for m in messages if m["role"] == "assistant" and "content" in m
+    )
     return n, assistant
 
 
@@ -72,14 +90,14 @@ MESSAGES: list[dict[str, Any]] = [
 @pytest.mark.parametrize("name", [O200K, CL100K])
 def test_counts_equal_tiktoken_with_notebook_overhead(name: str) -> None:
     enc = get_encoding(name)
-    assert count_messages(enc, MESSAGES) == notebook_count(enc, MESSAGES)
+    assert count_messages(enc, MESSAGES) == notebook_count(official(name), MESSAGES)
 
 
 def test_hand_computed_count() -> None:
     enc = get_encoding(O200K)
     msgs = [{"role": "user", "content": "hello world"}, {"role": "assistant", "content": "hello world"}]
     # 3 + (user=1 + 2) + 3 + (assistant=1 + 2) + 3
-    assert [len(enc.encode(s)) for s in ("user", "assistant")] == [1, 1]
+    assert [len(enc.encode_ordinary(s)) for s in ("user", "assistant")] == [1, 1]
     assert count_messages(enc, msgs) == (15, 2)
 
 
@@ -92,7 +110,7 @@ def test_weight_zero_messages_are_not_trained_tokens() -> None:
         {"role": "assistant", "content": "hello world", "weight": 1},
     ]
     tokens, assistant = count_messages(enc, msgs)
-    assert tokens == notebook_count(enc, msgs)[0]
+    assert tokens == notebook_count(official(O200K), msgs)[0]
     assert assistant == 2
 
 
@@ -140,11 +158,10 @@ def test_prepare_counts_like_tiktoken(tmp_path: Path) -> None:
     assert prepared.diagnostics == ()
     assert prepared.training is not None and prepared.training.stats is not None
     stats = prepared.training.stats
-    enc = get_encoding(O200K)
-    per_example = sorted(notebook_count(enc, e["messages"])[0] for e in examples)
+    per_example = sorted(notebook_count(official(O200K), e["messages"])[0] for e in examples)
     assert stats.encoding == O200K and stats.examples == 12
     assert stats.total_tokens == sum(per_example) == stats.billed_tokens_per_epoch
-    assert stats.assistant_tokens == sum(notebook_count(enc, e["messages"])[1] for e in examples)
+    assert stats.assistant_tokens == sum(notebook_count(official(O200K), e["messages"])[1] for e in examples)
     assert stats.max == per_example[-1]
     assert stats.p10 <= stats.p50 <= stats.p90 <= stats.max
     assert stats.p50 in per_example
@@ -161,6 +178,6 @@ def test_remembered_counts_stay_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(2):
         for text in texts:
             assert count_messages(enc, [{"role": "user", "content": text}]) == notebook_count(
-                enc, [{"role": "user", "content": text}]
+                official(O200K), [{"role": "user", "content": text}]
             )
     assert len(tokens._memos[O200K]) <= 3

@@ -19,7 +19,6 @@ from workspaces import Workspace, chat_lines
 
 from runner.cli import cli
 from runner.job_status import JobStatus
-from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, TAG_WORKSPACE
 from runner.state import StateStore
 
 KEY_ENV = "FTRUN_FAULTS_API_KEY"
@@ -50,15 +49,19 @@ class Served:
         return int(self.url.split(":")[2].split("/")[0])
 
 
-def served_workspace(root: Path, name: str, url: str, experiments: Iterable[str], *, lines: int = 12) -> Workspace:
-    """A workspace named `name` on target `serve` at `url`; each experiment trains one epoch on its own small file,
-    whose content names the workspace (so no two workspaces share a file on a shared server)."""
+def served_workspace(
+    root: Path, name: str, url: str, experiments: Iterable[str], *, lines: int = 12, flavor: str = "ftrun"
+) -> Workspace:
+    """A workspace named `name` on target `serve` at `url` with the capability profile `flavor` (`generic`: jobs
+    keep no metadata, so they are found by their suffix code); each experiment trains one epoch on its own small
+    file, whose content names the workspace and the experiment (so no two workspaces share a file on a shared
+    server, and the checks can tell whose a job is without its metadata)."""
     ws = Workspace(root / name)
     ws.write(
         "ftrun.yaml",
         f"workspace: {name}\ndefault_target: {TARGET}\n"
-        f'targets:\n  {TARGET}: {{kind: openai, base_url: "{url}", api_key_env: {KEY_ENV}, free: true,'
-        " poll_interval: 0.2}\n"
+        f'targets:\n  {TARGET}: {{kind: openai, flavor: {flavor}, base_url: "{url}", api_key_env: {KEY_ENV},'
+        " free: true, poll_interval: 0.2}\n"
         "defaults: {model: local/tiny, seed: 1}\n",
     )
     for exp in experiments:
@@ -136,19 +139,48 @@ def duplicate_filenames(served: Served) -> dict[str, int]:
     return {name: n for name, n in names.items() if n > 1}
 
 
-def live_jobs(served: Served, workspace: str) -> list[openai.types.fine_tuning.FineTuningJob]:
-    """The workspace's jobs on the server that are not cancelled or failed."""
-    jobs = served.client.fine_tuning.jobs.list(limit=100, metadata={TAG_WORKSPACE: workspace})
-    return [j for j in jobs if JobStatus.of(j.status) not in (JobStatus.CANCELLED, JobStatus.FAILED)]
+_owners: dict[str, tuple[str, str] | None] = {}
+
+
+def file_owner(served: Served, file_id: str) -> tuple[str, str] | None:
+    """(workspace, experiment) whose data a training file holds: its first question names both."""
+    if file_id not in _owners:
+        try:
+            first = served.client.files.content(file_id).text.splitlines()[0]
+            words = json.loads(first)["messages"][1]["content"].split()
+            _owners[file_id] = (words[0], words[1])
+        except (openai.NotFoundError, IndexError, KeyError, ValueError):
+            _owners[file_id] = None
+    return _owners[file_id]
+
+
+def workspace_jobs(served: Served, workspace: str) -> list[tuple[str, openai.types.fine_tuning.FineTuningJob]]:
+    """(experiment, job) for every job on the server trained on the workspace's data, whatever its metadata (jobs
+    created through a proxy that strips metadata have none)."""
+    out = []
+    for job in served.client.fine_tuning.jobs.list(limit=100):
+        owner = file_owner(served, job.training_file)
+        if owner is not None and owner[0] == workspace:
+            out.append((owner[1], job))
+    return out
+
+
+def live_jobs(served: Served, workspace: str) -> list[tuple[str, openai.types.fine_tuning.FineTuningJob]]:
+    """(experiment, job) for the workspace's jobs on the server that are not cancelled or failed."""
+    return [
+        (exp, j)
+        for exp, j in workspace_jobs(served, workspace)
+        if JobStatus.of(j.status) not in (JobStatus.CANCELLED, JobStatus.FAILED)
+    ]
 
 
 def duplicate_jobs(served: Served, workspace: str) -> dict[str, int]:
-    """Experiments of the workspace with more than one live job for one version (training hash)."""
+    """Experiments of the workspace with more than one live job for one version (the same data and method)."""
     versions = Counter(
-        ((j.metadata or {}).get(TAG_EXPERIMENT), (j.metadata or {}).get(TAG_TRAINING_HASH))
-        for j in live_jobs(served, workspace)
+        (exp, j.training_file, json.dumps(j.method.model_dump() if j.method else None, sort_keys=True))
+        for exp, j in live_jobs(served, workspace)
     )
-    return {f"{exp}@{str(h)[:12]}": n for (exp, h), n in versions.items() if n > 1}
+    return {f"{exp}@{file}": n for (exp, file, _), n in versions.items() if n > 1}
 
 
 def temp_files(ws: Workspace) -> list[str]:
@@ -161,7 +193,7 @@ def assert_converged(served: Served, ws: Workspace, name: str, experiments: Sequ
     assert duplicate_jobs(served, name) == {}
     assert duplicate_filenames(served) == {}
     jobs = live_jobs(served, name)
-    by_experiment = {(j.metadata or {}).get(TAG_EXPERIMENT, ""): j.id for j in jobs}
+    by_experiment = {exp: j.id for exp, j in jobs}
     assert sorted(by_experiment) == sorted(experiments) and len(jobs) == len(experiments), by_experiment
     path = ws.root / "state" / f"{TARGET}.json"
     json.loads(path.read_text(encoding="utf-8"))

@@ -6,6 +6,9 @@ Which request gets which fault is decided by a `Faults` policy: `Seeded` draws t
 same seed, the same faults for the same sequence of requests), `Scripted` gives the Nth request matching a method
 and path a given fault. The proxy counts what it forwarded and injected, and refuses (503) beyond `max_requests`,
 so a client that loops cannot loop for ever.
+
+With `strip_metadata`, it also plays a host that keeps no job metadata: `metadata` is removed from request bodies
+and from every object in its answers, and a list's `metadata[...]` filter is dropped from the query.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import socket
 import struct
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,9 +100,16 @@ class Record:
 
 class FaultProxy:
     def __init__(
-        self, upstream_port: int, faults: Faults, *, max_requests: int = 2000, delay: tuple[float, float] = (0.05, 0.5)
+        self,
+        upstream_port: int,
+        faults: Faults,
+        *,
+        max_requests: int = 2000,
+        delay: tuple[float, float] = (0.05, 0.5),
+        strip_metadata: bool = False,
     ) -> None:
         self.upstream_port = upstream_port
+        self.strip_metadata = strip_metadata
         self.faults = faults
         self.max_requests = max_requests
         self.delay = delay
@@ -144,8 +155,10 @@ class FaultProxy:
 
 
 @contextmanager
-def fault_proxy(upstream_port: int, faults: Faults, *, max_requests: int = 2000) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream_port, faults, max_requests=max_requests).start()
+def fault_proxy(
+    upstream_port: int, faults: Faults, *, max_requests: int = 2000, strip_metadata: bool = False
+) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream_port, faults, max_requests=max_requests, strip_metadata=strip_metadata).start()
     try:
         yield proxy
     finally:
@@ -179,14 +192,19 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return self._reset()
             if fault is Fault.DELAY:
                 time.sleep(proxy._pause())
+            path = self.path
+            if proxy.strip_metadata:
+                body, path = _without_metadata(body), _without_metadata_filter(path)
             try:
-                status, headers, data = self._forward(body)
+                status, headers, data = self._forward(body, path)
             except OSError as e:
                 return self._answer(502, f"the upstream server did not answer: {e}")
             if fault is Fault.LOST:
                 return self._answer(500, "injected fault: the answer was lost")
             if fault is Fault.RESET_AFTER:
                 return self._reset()
+            if proxy.strip_metadata:
+                data = _without_metadata(data)
             self.send_response(status)
             for name, value in headers:
                 self.send_header(name, value)
@@ -207,13 +225,13 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     self.rfile.readline()
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-        def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        def _forward(self, body: bytes, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
             conn = http.client.HTTPConnection(LOOPBACK, proxy.upstream_port, timeout=60)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
                 headers["Host"] = f"{LOOPBACK}:{proxy.upstream_port}"
                 headers["Content-Length"] = str(len(body))
-                conn.request(self.command, self.path, body=body, headers=headers)
+                conn.request(self.command, path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
                 kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_BY_HOP]
@@ -239,6 +257,28 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             socket.close(fd)
 
     return Handler
+
+
+def _without_metadata(data: bytes) -> bytes:
+    """A JSON body with `metadata` taken out of it and of the objects of its `data` list; anything else as it is."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return data  # a file's bytes, a multipart upload
+    if not isinstance(value, dict):
+        return data
+    value.pop("metadata", None)
+    items = value.get("data")
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, dict):
+            item.pop("metadata", None)
+    return json.dumps(value).encode()
+
+
+def _without_metadata_filter(path: str) -> str:
+    base, _, query = path.partition("?")
+    kept = [(k, v) for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True) if not k.startswith("metadata")]
+    return f"{base}?{urllib.parse.urlencode(kept)}" if kept else base
 
 
 @dataclass

@@ -28,11 +28,10 @@ from faultkit import (
     point_at,
     report,
     served_workspace,
+    workspace_jobs,
 )
 from faultproxy import FaultProxy, Seeded, fault_proxy
 from workspaces import Workspace
-
-from runner.remote import TAG_EXPERIMENT, TAG_WORKSPACE
 
 pytestmark = pytest.mark.slow
 
@@ -79,22 +78,25 @@ def apply_until_it_succeeds(ws: Workspace) -> int:
     raise AssertionError(f"apply did not succeed in {MAX_APPLIES} tries through the faults")
 
 
+@pytest.mark.parametrize("kind", ("metadata", "no-metadata"))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_apply_through_a_faulty_network_converges_without_duplicates(
-    seed: int, served: Served, tmp_path: Path, figures: Figures, monkeypatch: pytest.MonkeyPatch
+    seed: int, kind: str, served: Served, tmp_path: Path, figures: Figures, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """`no-metadata`: the proxy also strips job metadata, as a host that keeps none; jobs are found by suffix code."""
     in_parts = seed % 2 == 0
     if in_parts:
         import runner.provider
 
         monkeypatch.setattr(runner.provider, "FILES_API_LIMIT", PARTS_LIMIT)
         monkeypatch.setattr(runner.provider, "UPLOAD_PART_SIZE", PARTS_SIZE)
-    name = f"faults-seed-{seed}"
+    name = f"faults-{kind}-seed-{seed}"
     proxy: FaultProxy
-    with fault_proxy(served.port, Seeded(seed, rate=RATE)) as proxy:
-        ws = served_workspace(tmp_path, name, proxy.url, ["a", "b"])
+    stripped = kind == "no-metadata"
+    with fault_proxy(served.port, Seeded(seed, rate=RATE), strip_metadata=stripped) as proxy:
+        ws = served_workspace(tmp_path, name, proxy.url, ["a", "b"], flavor="generic" if stripped else "ftrun")
         failed = apply_until_it_succeeds(ws)
-        first = {(j.metadata or {}).get(TAG_EXPERIMENT): j.id for j in live_jobs(served, name)}
+        first = {exp: j.id for exp, j in live_jobs(served, name)}
         spec = ws.root / "experiments" / "b.yaml"
         spec.write_text(spec.read_text().replace("n_epochs: 1", "n_epochs: 2"))
         failed += apply_until_it_succeeds(ws)
@@ -103,7 +105,7 @@ def test_apply_through_a_faulty_network_converges_without_duplicates(
     figures.duplicate_jobs += sum(n - 1 for n in duplicate_jobs(served, name).values())
     figures.duplicate_files += sum(n - 1 for n in duplicate_filenames(served).values())
     assert_converged(served, ws, name, ["a", "b"])
-    jobs = {j.id: j.status for j in served.client.fine_tuning.jobs.list(limit=100, metadata={TAG_WORKSPACE: name})}
+    jobs = {j.id: j.status for _, j in workspace_jobs(served, name)}
     assert len(jobs) == 3 and jobs[first["b"]] == "cancelled" and jobs[first["a"]] != "cancelled", jobs
 
     injected = proxy.injected()
@@ -115,7 +117,7 @@ def test_apply_through_a_faulty_network_converges_without_duplicates(
     )
     figures.on_creates += on_creates
     figures.rows.append(
-        f"  seed {seed}{' (uploads in parts)' if in_parts else ''}: {len(proxy.records)} requests,"
+        f"  seed {seed} ({kind}){', uploads in parts' if in_parts else ''}: {len(proxy.records)} requests,"
         f" {sum(injected.values())} faults ({on_creates} on creating requests), {failed} applies failed first;"
         " converged, no duplicates"
     )

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from faultkit import (
     temp_files,
     unlocking,
 )
+from faultproxy import Seeded, fault_proxy
 from test_end_to_end import serving
 from workspaces import Workspace
 
@@ -109,7 +111,8 @@ def figures() -> Iterator[Figures]:
     f = Figures(tried=[])
     yield f
     report(
-        f"kill points: {len(f.tried)} tried ({len({p.split('@')[0] for p in f.tried})} failpoints),"
+        f"kill points: {len(f.tried)} tried ({len({p.split('@')[0].split()[0] for p in f.tried})} failpoints,"
+        " with and without job metadata),"
         f" duplicate jobs: {f.duplicate_jobs}, duplicate files: {f.duplicate_files},"
         f" temp files of killed state writes cleared: {f.temp_files_cleared}"
     )
@@ -120,12 +123,42 @@ def count_duplicates(figures: Figures, served: Served, name: str) -> None:
     figures.duplicate_files += sum(n - 1 for n in duplicate_filenames(served).values())
 
 
+# Each case runs twice: on a host that keeps job metadata, and through a proxy that strips it (a host whose jobs are
+# found by their suffix code).
+HOSTS = ("metadata", "no-metadata")
+
+
+@contextmanager
+def host(served: Served, kind: str) -> Iterator[tuple[str, str]]:
+    """(url, flavor) of the host `kind`, in front of `served`."""
+    if kind == "metadata":
+        yield served.url, "ftrun"
+        return
+    with fault_proxy(served.port, Seeded(0, rate=0.0), strip_metadata=True) as proxy:
+        yield proxy.url, "generic"
+
+
+@pytest.mark.parametrize("kind", HOSTS)
 @pytest.mark.parametrize("case", [c for c in CASES if c.scenario != "destroy"], ids=str)
 def test_apply_killed_at_a_failpoint_converges_on_the_next_apply(
-    case: Case, served: Served, tmp_path: Path, figures: Figures, monkeypatch: pytest.MonkeyPatch
+    case: Case, kind: str, served: Served, tmp_path: Path, figures: Figures, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = f"kill-{slug(case.point)}"
-    ws = served_workspace(tmp_path, name, served.url, ["a"])
+    with host(served, kind) as (url, flavor):
+        apply_killed_and_again(case, kind, url, flavor, served, tmp_path, figures, monkeypatch)
+
+
+def apply_killed_and_again(
+    case: Case,
+    kind: str,
+    url: str,
+    flavor: str,
+    served: Served,
+    tmp_path: Path,
+    figures: Figures,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    name = f"kill-{kind}-{slug(case.point)}"
+    ws = served_workspace(tmp_path, name, url, ["a"], flavor=flavor)
     program = None
     if case.scenario == "in-parts":
         import runner.provider
@@ -142,7 +175,7 @@ def test_apply_killed_at_a_failpoint_converges_on_the_next_apply(
 
     killed = ftrun_program(ws, "apply", "--auto-approve", failpoint=case.point, program=program)
     assert_killed_at(killed, case.point)
-    figures.tried.append(case.point)
+    figures.tried.append(f"{case.point} ({kind})")
     left = temp_files(ws)
     assert bool(left) == case.point.startswith(failpoints.STATE_WRITE_SYNCED), left  # only a write cut short
     figures.temp_files_cleared += len(left)
@@ -182,29 +215,38 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, 
             time.sleep(0.05)
         with serving(data.root, KEY) as url:
             served = Served(url, data.root, openai.OpenAI(base_url=url, api_key=KEY, max_retries=0))
-            cases = [c for c in CASES if c.scenario == "destroy"]
-            spaces = {c.point: served_workspace(root, f"destroy-{slug(c.point)}", url, ["a"]) for c in cases}
-            for ws in spaces.values():
-                ok(ftrun(ws, "apply", "--auto-approve", "--wait", "--timeout", "120"))
-            yield served, spaces
+            with host(served, "no-metadata") as (stripped, generic):
+                cases = [c for c in CASES if c.scenario == "destroy"]
+                hosts = {"metadata": (url, "ftrun"), "no-metadata": (stripped, generic)}
+                spaces = {
+                    f"{c.point} {kind}": served_workspace(
+                        root, f"destroy-{kind}-{slug(c.point)}", there, ["a"], flavor=flavor
+                    )
+                    for c in cases
+                    for kind, (there, flavor) in hosts.items()
+                }
+                for ws in spaces.values():
+                    ok(ftrun(ws, "apply", "--auto-approve", "--wait", "--timeout", "120"))
+                yield served, spaces
     finally:
         worker.kill()
         worker.wait(timeout=30)
 
 
+@pytest.mark.parametrize("kind", HOSTS)
 @pytest.mark.parametrize("case", [c for c in CASES if c.scenario == "destroy"], ids=str)
 def test_destroy_killed_at_a_failpoint_converges_on_the_next_destroy(
-    case: Case, trained: tuple[Served, dict[str, Workspace]], figures: Figures
+    case: Case, kind: str, trained: tuple[Served, dict[str, Workspace]], figures: Figures
 ) -> None:
     served, spaces = trained
-    ws = spaces[case.point]
+    ws = spaces[f"{case.point} {kind}"]
     state = json.loads((ws.root / "state" / f"{TARGET}.json").read_text())
     [model] = [r["fine_tuned_model"] for r in state["experiments"]["a"]["runs"]]
     assert model and model in {m.id for m in served.client.models.list()}
 
     killed = ftrun_program(ws, "destroy", "--auto-approve", "--delete-models", failpoint=case.point)
     assert_killed_at(killed, case.point)
-    figures.tried.append(case.point)
+    figures.tried.append(f"{case.point} ({kind})")
 
     again = unlocking(ws, "destroy", "--auto-approve", "--delete-models")
     assert again.exit_code == 0, again.output
