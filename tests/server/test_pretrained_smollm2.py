@@ -23,7 +23,7 @@ from runner.cli import cli
 from runner.scaffold import create_workspace
 from runner.server import create_app
 from runner.server.datadir import DataDir
-from runner.server.training.gguf_conversion import sha256_of
+from runner.server.training.gguf_conversion import converted_directory, sha256_of
 from runner.server.training.packaged_models import packaged_file
 from runner.server.worker import Worker
 from runner.workspace import LOCAL, load_workspace
@@ -117,6 +117,8 @@ def test_the_gguf_file_was_converted_once_by_its_hash(trained: Trained) -> None:
     assert [p.name for p in converted] == [sha256_of(gguf)]
     config = json.loads((converted[0] / "config.json").read_text())
     assert "quantization_config" not in config and config["model_type"] == "llama"
+    assert converted_directory(gguf, trained.data_dir / "models") == converted[0]  # found again, not converted again
+    assert [p.name for p in (trained.data_dir / "models").iterdir()] == [converted[0].name]
 
 
 def test_streamed_answer_over_a_socket_joins_to_the_whole_one(trained: Trained) -> None:

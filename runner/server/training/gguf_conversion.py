@@ -8,9 +8,10 @@ sha256 of the GGUF file, so a file is converted once however often (or under wha
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from runner.server.training import TrainingFailed
@@ -23,8 +24,14 @@ def is_gguf(path: Path) -> bool:
 
 
 def sha256_of(path: Path) -> str:
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # a file's hash, remembered while it is unchanged
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
@@ -36,8 +43,7 @@ def converted_directory(gguf_file: Path, root: Path) -> Path:
     if (target / "config.json").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    partial = root / f"{target.name}.{os.getpid()}.tmp"
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".tmp", dir=root))  # one per converting thread
     try:
         _convert(gguf_file, partial)
         try:
@@ -73,6 +79,6 @@ def _convert(gguf_file: Path, out_dir: Path) -> None:
     plain = AutoModelForCausalLM.from_config(config, dtype=quantised.dtype)
     plain.load_state_dict(quantised.state_dict())
     plain.generation_config = quantised.generation_config
-    out_dir.mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     plain.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
