@@ -1,8 +1,9 @@
 """Trainers behind one small interface.
 
 The server's job worker calls `resolve_hyperparameters` when a job starts, then `train` with hooks through which the
-trainer reports metrics and checkpoints and learns whether to stop; the chat endpoint calls `generate`. Importing this
-package never imports torch: implementations import it inside the functions that need it.
+trainer reports metrics and checkpoints and learns whether to stop; the chat endpoint calls `generate` (or `stream`),
+with `base_directory` finding a base model's weights. Importing this package never imports torch: implementations
+import it inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def base_directory(name: str, converted_models: Path) -> Path | None:
 
 
 def base_models() -> list[str]:
-    """Base model ids this machine can fine-tune: the presets plus models found in the local HF cache."""
+    """Base model ids this machine can fine-tune: the presets, the packaged models installed here, and models found in
+    the local HF cache."""
     from runner.server.training.models import available_base_models
 
     return available_base_models()
