@@ -1197,6 +1197,39 @@ def init(c: Context, directory: Path) -> None:
     c.out.print(f"[bold green]Workspace ready[/bold green] in {escape(str(root))}. Next: `ftrun plan`.")
 
 
+@cli.command()
+@click.argument("name")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--merge", is_flag=True, help="Fold a LoRA adapter into its base model's weights (full weights out).")
+@pass_ctx
+@_handle_errors
+def export(c: Context, name: str, directory: Path, merge: bool) -> None:
+    """Write NAME's model (an experiment's name, or a model id) to DIRECTORY in Hugging Face format, with its
+    tokenizer and chat template: a LoRA adapter as it is, or with --merge as full weights. Built-in server only."""
+    target = c.target
+    if target.kind != "local":
+        raise FtrunError(
+            f"target {target.name} is a {target.kind} server: only the built-in server's models can be exported",
+            hint="models trained elsewhere stay with their host; train on the local target to export one",
+        )
+    model = name
+    es = c.store.load_or_new(target.name).experiments.get(name)
+    if es is not None:
+        run = es.current_run
+        if not run or not run.fine_tuned_model:
+            raise FtrunError(f"{name} has no fine-tuned model yet (status: {run.status if run else 'no run'})")
+        model = run.fine_tuned_model
+    from runner.server.export import export_model
+
+    out = (c.directory / directory).resolve()
+    if c.err.is_terminal and merge:
+        with c.err.status(f"merging {escape(model)}…"):
+            exported = export_model(c.ws.server_dir(target), model, out, merge=merge)
+    else:
+        exported = export_model(c.ws.server_dir(target), model, out, merge=merge)
+    c.out.print(f"exported {escape(exported.model)} ({exported.kind}) to {escape(str(exported.directory))}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="ftrun")
 

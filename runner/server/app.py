@@ -8,7 +8,7 @@ from pathlib import Path
 
 import flask
 
-from runner.server import errors
+from runner.server import errors, ids
 from runner.server.context import ServerContext
 from runner.server.datadir import DataDir
 from runner.server.errors import ApiError, unauthorized
@@ -83,6 +83,11 @@ def create_app(
                 return e.response()
         _limit_body()
         return None
+
+    @app.after_request
+    def _request_id(response: flask.Response) -> flask.Response:  # errors and streamed answers included
+        response.headers.setdefault("x-request-id", ids.request_id())
+        return response
 
     for module in (files, uploads, jobs, models, chat):
         app.register_blueprint(module.bp, url_prefix="/v1")

@@ -1,16 +1,23 @@
-"""Chat completions: validate the request, generate with `training.generate`, answer in OpenAI's shape."""
+"""Chat completions: validate the request, generate with `training.generate` (or `training.stream` for server-sent
+events of `chat.completion.chunk` objects), answer in OpenAI's shape."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner.server import ids
-from runner.server.context import Generate
+from runner.server.context import Generate, ServerContext, Stream
 from runner.server.errors import ApiError, invalid
 from runner.server.model_catalog import ResolvedModel
-from runner.server.training import GenerationParams, TrainingFailed
+from runner.server.training import ChatStream, GenerationParams, TrainingFailed
+
+log = logging.getLogger("runner.server")
 
 MAX_N = 128
 # One request may ask for at most this many generated tokens in all (n × max_tokens): generation holds the model's
@@ -81,11 +88,39 @@ def parse_params(body: Mapping[str, Any]) -> GenerationParams:
     )
 
 
-def complete(
-    generate: Generate, model: ResolvedModel, messages: list[dict[str, Any]], params: GenerationParams
-) -> dict[str, Any]:
-    if model.kind == "base" and not model.path.is_absolute():
-        # A preset (its tokenizer and weights are made from a job's data) or a hub id: nothing to chat with yet.
+@dataclass(frozen=True)
+class StreamOptions:
+    include_usage: bool = False
+
+
+def parse_stream(body: Mapping[str, Any]) -> StreamOptions | None:
+    """None for a whole answer; the stream's options when `stream` is true."""
+    flag = body.get("stream")
+    if flag is not None and not isinstance(flag, bool):
+        raise invalid("Invalid 'stream': expected a boolean.", "stream")
+    options = body.get("stream_options")
+    if options is None:
+        return StreamOptions() if flag else None
+    if not flag:
+        raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options")
+    if not isinstance(options, Mapping):
+        raise invalid("Invalid 'stream_options': expected an object.", "stream_options")
+    include_usage = options.get("include_usage")
+    if include_usage is not None and not isinstance(include_usage, bool):
+        raise invalid("Invalid 'stream_options.include_usage': expected a boolean.", "stream_options.include_usage")
+    return StreamOptions(include_usage=bool(include_usage))
+
+
+def chat_directory(context: ServerContext, model: ResolvedModel) -> Path:
+    """The directory `generate` loads: a fine-tuned model's or checkpoint's own, or a base model's weights (a GGUF
+    file or packaged model converted on its first chat). A preset has none: nothing to chat with until it is trained."""
+    if model.kind != "base":
+        return model.path
+    try:
+        directory = context.chat_directory(model.source)
+    except TrainingFailed as e:
+        raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
+    if directory is None:
         raise ApiError(
             400,
             f"The model '{model.id}' is a base model of this server; fine-tune it and chat with the fine-tuned model.",
@@ -93,8 +128,14 @@ def complete(
             "model",
             "model_not_supported",
         )
+    return directory
+
+
+def complete(
+    generate: Generate, model: ResolvedModel, directory: Path, messages: list[dict[str, Any]], params: GenerationParams
+) -> dict[str, Any]:
     try:
-        result = generate(model.path, messages, params)
+        result = generate(directory, messages, params)
     except TrainingFailed as e:
         raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
     return {
@@ -118,3 +159,67 @@ def complete(
         },
         "service_tier": "default",
     }
+
+
+def open_stream(
+    stream: Stream, directory: Path, messages: list[dict[str, Any]], params: GenerationParams
+) -> ChatStream:
+    """Start generating (the model is loaded here, so a model that cannot load is a 4xx before any event is sent)."""
+    try:
+        return stream(directory, messages, params)
+    except TrainingFailed as e:
+        raise ApiError(400, e.message, "invalid_request_error", e.param or "model", e.code) from None
+
+
+def _event(data: Mapping[str, Any]) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def stream_events(
+    pieces: ChatStream, model_id: str, params: GenerationParams, options: StreamOptions
+) -> Iterator[bytes]:
+    """Server-sent events as OpenAI sends them: per choice a first chunk with the role, content chunks, a chunk with
+    the finish reason; with `include_usage` every chunk has `usage: null` and a last one (no choices) has the usage;
+    then `data: [DONE]`. An error once events have started is sent as an event with OpenAI's error envelope."""
+    base = {
+        "id": ids.chat_completion_id(),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model_id,
+        "service_tier": "default",
+        "system_fingerprint": None,
+    }
+
+    def chunk(index: int, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        body: dict[str, Any] = {
+            **base,
+            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+        }
+        if options.include_usage:
+            body["usage"] = None
+        return _event(body)
+
+    completion_tokens = 0
+    try:
+        for index in range(params.n):
+            yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+        for piece in pieces:
+            if piece.text:
+                yield chunk(piece.index, {"content": piece.text})
+            if piece.finish_reason is not None:
+                completion_tokens += piece.completion_tokens
+                yield chunk(piece.index, {}, piece.finish_reason)
+        if options.include_usage:
+            usage = {
+                "prompt_tokens": pieces.prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": pieces.prompt_tokens + completion_tokens,
+            }
+            yield _event({**base, "choices": [], "usage": usage})
+        yield b"data: [DONE]\n\n"
+    except Exception as exc:  # the status line went out with the first event: report the error in the stream
+        log.exception("streamed chat completion failed")
+        message = exc.message if isinstance(exc, TrainingFailed) else "The server had an error while generating."
+        yield _event(ApiError(500, message, "server_error").body())
+    finally:
+        pieces.close()

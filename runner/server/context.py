@@ -13,10 +13,11 @@ from runner.server import training
 from runner.server.datadir import DataDir
 from runner.server.model_catalog import cached_base_models
 from runner.server.store import ACTIVE_STATUSES, Store
-from runner.server.training import Completion, GenerationParams
+from runner.server.training import ChatStream, Completion, GenerationParams
 from runner.server.worker_launcher import start_worker
 
 Generate = Callable[[Path, Sequence[Mapping[str, Any]], GenerationParams], Completion]
+Stream = Callable[[Path, Sequence[Mapping[str, Any]], GenerationParams], ChatStream]
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,15 @@ class ServerContext:
     api_keys: tuple[str, ...]
     start_worker: bool
     max_workers: int
-    # The two ports to the trainer package the web app uses; tests swap in fakes with `dataclasses.replace`.
+    # The ports to the trainer package the web app uses; tests swap in fakes with `dataclasses.replace`.
     generate: Generate = training.generate
+    stream: Stream = training.stream
+    base_directory: Callable[[str, Path], Path | None] = training.base_directory
     base_models: Callable[[], tuple[str, ...]] = cached_base_models
+
+    def chat_directory(self, name: str) -> Path | None:
+        """Where a base model's weights are, ready to chat with (see `training.base_directory`)."""
+        return self.base_directory(name, self.data.converted_models)
 
     def wake_worker(self) -> None:
         """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests)."""

@@ -7,6 +7,7 @@
   uploads/<upload_id>/<part_id>   parts of multipart uploads until they are completed
   jobs/<ftjob-id>/       a job's work directory, written by the trainer: checkpoints (the last three kept) and the
                          final model
+  models/<sha256>/       GGUF base models converted to Hugging Face directories, by the file's sha256
   worker.lock            held (flock) by the one live worker process
   worker.log             the worker's log, tracebacks of failed jobs included
 ```
@@ -54,6 +55,10 @@ class DataDir:
     @property
     def jobs_dir(self) -> Path:
         return self.root / "jobs"
+
+    @property
+    def converted_models(self) -> Path:
+        return self.root / "models"
 
     @property
     def worker_lock(self) -> Path:

@@ -45,6 +45,11 @@ def chat_completion_id() -> str:
     return "chatcmpl-" + random_chars(29)
 
 
+def request_id() -> str:
+    """The `x-request-id` header of every response (the SDKs show it as `_request_id`)."""
+    return "req_" + secrets.token_hex(16)
+
+
 def organization_id() -> str:
     return "org-" + random_chars(24)
 

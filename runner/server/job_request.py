@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.server.errors import invalid
+from runner.server.training.hyperparameters import LORA_KEYS, MEMORY_KEYS
 
 MAX_SUFFIX = 64
 MAX_METADATA_PAIRS = 16
@@ -28,9 +29,10 @@ _KNOWN_FIELDS = {
     "metadata",
 }
 _COMMON_HYPERPARAMETERS = ("batch_size", "learning_rate_multiplier", "n_epochs")
-# This server's own extras for LoRA training, passed through to the trainer, which validates them when the job starts
-# (a bad value fails the job with `invalid_hyperparameters`). They appear only when a request sets them.
-SERVER_EXTRA_HYPERPARAMETERS = ("lora", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+# This server's own extras (LoRA, sequence length, gradient checkpointing), passed through to the trainer, which
+# validates them when the job starts (a bad value fails the job with `invalid_hyperparameters`). They appear only
+# when a request sets them.
+SERVER_EXTRA_HYPERPARAMETERS = (*LORA_KEYS, *MEMORY_KEYS)
 _METHOD_HYPERPARAMETERS = {
     "supervised": _COMMON_HYPERPARAMETERS,
     "dpo": (*_COMMON_HYPERPARAMETERS, "beta"),

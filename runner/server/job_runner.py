@@ -114,6 +114,7 @@ class JobRunner:
             validation_file=self._file_path(job["validation_file"]) if job["validation_file"] else None,
             work_dir=work_dir,
             resume_from=None if resume is None else resume.path,
+            converted_models=self.data.converted_models,
         )
         hooks = JobHooks(self.store, self.data, job_id, self.model_prefix(job), stopping=self.stopping)
         result = self.trainer(request, hooks)

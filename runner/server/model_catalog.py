@@ -12,6 +12,7 @@ from typing import Literal
 from runner.server import training
 from runner.server.objects import model_object
 from runner.server.store import Store
+from runner.server.training.gguf_conversion import is_gguf
 
 _BASE_TTL_SECONDS = 30.0
 _base_cache: tuple[float, tuple[str, ...]] | None = None
@@ -52,7 +53,7 @@ def resolve(store: Store, model_id: str, organization_id: str, base_ids: Sequenc
         return ResolvedModel(ckpt["model"], "checkpoint", ckpt["path"], ckpt["created_at"], organization_id)
     if model_id in base_ids:
         return ResolvedModel(model_id, "base", model_id, 0, "system")
-    if is_model_directory(model_id):
+    if is_model_directory(model_id) or is_model_file(model_id):
         return ResolvedModel(model_id, "base", model_id, int(Path(model_id).stat().st_mtime), "system")
     return None
 
@@ -61,6 +62,12 @@ def is_model_directory(model_id: str) -> bool:
     """An absolute path to a Hugging Face model (or adapter) saved on this machine."""
     path = Path(model_id)
     return path.is_absolute() and ((path / "config.json").is_file() or (path / "adapter_config.json").is_file())
+
+
+def is_model_file(model_id: str) -> bool:
+    """An absolute path to a GGUF model file on this machine (converted to a Hugging Face directory when used)."""
+    path = Path(model_id)
+    return path.is_absolute() and is_gguf(path)
 
 
 def all_models(store: Store, organization_id: str, base_ids: Sequence[str]) -> list[ResolvedModel]:

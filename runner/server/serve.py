@@ -7,8 +7,9 @@ import logging
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from runner.diagnostics import FtrunError
 from runner.server.app import create_app
@@ -47,6 +48,12 @@ def check_bind(host: str, api_keys: Sequence[str]) -> None:
         )
 
 
+def http_server(host: str, port: int, app: Any) -> BaseWSGIServer:
+    """The HTTP server `serve` runs: werkzeug, a thread per request, HTTP/1.1. A streamed answer (a generator
+    response) goes out chunked, each event flushed as soon as it is written."""
+    return make_server(host, port, app, threaded=True)
+
+
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
@@ -59,7 +66,7 @@ def serve(
     check_bind(host, keys)
     app = create_app(Path(data_dir), api_keys=keys, max_workers=max_workers)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = http_server(host, port, app)
     except OSError as e:  # the port is taken, or the address is not this machine's
         raise FtrunError(f"cannot listen on {host}:{port}: {e.strerror or e}", hint="choose another --port") from None
     log.info("serving on http://%s:%d (data in %s)", host, server.server_port, Path(data_dir).resolve())

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from runner.server.training import (
+    ChatStream,
     Checkpoint,
     Completion,
     Generation,
     GenerationParams,
     Hooks,
     StepMetrics,
+    StreamPiece,
     TrainingFailed,
     TrainingRequest,
     TrainingResult,
@@ -86,6 +88,7 @@ class FakeGenerator:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Path, list[dict[str, Any]], GenerationParams]] = []
+        self.closed = 0
 
     def __call__(self, model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> Completion:
         self.calls.append((model_dir, [dict(m) for m in messages], params))
@@ -95,3 +98,19 @@ class FakeGenerator:
             prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in messages),
             completion_tokens=len(text.split()),
         )
+
+    def stream(self, model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> ChatStream:
+        """The same answer word by word (each choice in turn); `closed` counts streams released."""
+        whole = self(model_dir, messages, params)
+        words = whole.choices[0].text.split(" ")
+
+        def pieces() -> Iterator[StreamPiece]:
+            for index in range(params.n):
+                for i, word in enumerate(words):
+                    yield StreamPiece(index, word if i == 0 else " " + word)
+                yield StreamPiece(index, "", "stop", len(words))
+
+        return ChatStream(whole.prompt_tokens, pieces(), self._released)
+
+    def _released(self) -> None:
+        self.closed += 1

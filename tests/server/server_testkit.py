@@ -4,8 +4,11 @@ A module with a name of its own, not `conftest`, so that other test folders' hel
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,9 @@ def preference_examples(n: int) -> bytes:
 
 def with_fakes(app: flask.Flask, generator: server_fakes.FakeGenerator) -> flask.Flask:
     context = app.extensions["ftrun"]
-    app.extensions["ftrun"] = dataclasses.replace(context, generate=generator, base_models=lambda: BASE_MODELS)
+    app.extensions["ftrun"] = dataclasses.replace(
+        context, generate=generator, stream=generator.stream, base_models=lambda: BASE_MODELS
+    )
     return app
 
 
@@ -64,3 +69,18 @@ def error_of(response: httpx2.Response) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"message", "type", "param", "code"}, body
     return dict(body["error"])
+
+
+@contextlib.contextmanager
+def serving(app: flask.Flask) -> Iterator[str]:
+    """The app on a real loopback socket, behind the same HTTP server `ftrun serve` runs; yields its base URL."""
+    from runner.server.serve import http_server
+
+    server = http_server("127.0.0.1", 0, app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()

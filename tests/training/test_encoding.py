@@ -35,13 +35,13 @@ def _labelled_text(tmp_path: Path, conversation: list[dict[str, object]]) -> str
 
 
 def test_only_weighted_assistant_turns_are_labelled(tmp_path: Path) -> None:
-    assert _labelled_text(tmp_path, CONVERSATION) == "A good second answer.<|im_end|>\n"
+    assert _labelled_text(tmp_path, CONVERSATION) == "A good second answer.<|im_end|>"
 
 
 def test_every_assistant_turn_is_labelled_by_default(tmp_path: Path) -> None:
     conversation = [dict(m) for m in CONVERSATION]
     del conversation[2]["weight"]
-    assert _labelled_text(tmp_path, conversation) == "A bad first answer.<|im_end|>\nA good second answer.<|im_end|>\n"
+    assert _labelled_text(tmp_path, conversation) == "A bad first answer.<|im_end|>A good second answer.<|im_end|>"
 
 
 def test_tool_calls_and_content_parts_become_text(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from runner.server.training import TrainingFailed, resolve_hyperparameters
-from runner.server.training.hyperparameters import default_epochs
+from runner.server.training.hyperparameters import base_learning_rate, default_epochs, settings
 
 
 @pytest.mark.parametrize(("n", "epochs"), [(1, 25), (4, 25), (10, 10), (16, 6), (33, 3), (34, 3), (5000, 3), (9000, 2)])
@@ -50,6 +50,10 @@ def test_dpo_gets_beta() -> None:
         ("supervised", {"lora_dropout": 1.0}, "lora_dropout"),
         ("supervised", {"lora_target_modules": []}, "lora_target_modules"),
         ("supervised", {"lora_target_modules": "attention"}, "lora_target_modules"),
+        ("supervised", {"max_seq_length": 8}, "max_seq_length"),
+        ("supervised", {"max_seq_length": 200_000}, "max_seq_length"),
+        ("dpo", {"max_seq_length": "long"}, "max_seq_length"),
+        ("supervised", {"gradient_checkpointing": "on"}, "gradient_checkpointing"),
     ],
 )
 def test_bad_values_are_rejected(method: str, requested: dict[str, object], param: str) -> None:
@@ -79,3 +83,19 @@ def test_lora_options_have_defaults_and_appear_only_for_lora_jobs() -> None:
     implied = resolve_hyperparameters("local/tiny", "supervised", {"lora_r": 4, "lora_target_modules": ["q_proj"]}, 16)
     assert implied["lora"] is True and implied["lora_alpha"] == 8 and implied["lora_target_modules"] == ["q_proj"]
     assert "lora" not in resolve_hyperparameters("local/tiny", "supervised", {"lora": False}, 16)
+
+
+def test_memory_options_appear_only_when_given() -> None:
+    plain = resolve_hyperparameters("local/tiny", "supervised", {}, 16)
+    assert "max_seq_length" not in plain and "gradient_checkpointing" not in plain
+    given = resolve_hyperparameters("m", "dpo", {"max_seq_length": 256, "gradient_checkpointing": True}, 16)
+    assert given["max_seq_length"] == 256 and given["gradient_checkpointing"] is True
+    typed = settings("dpo", given)
+    assert typed.max_seq_length == 256 and typed.gradient_checkpointing
+    assert settings("supervised", plain).max_seq_length is None
+
+
+def test_lora_base_rate_grows_as_models_shrink() -> None:
+    rates = [base_learning_rate("/models/m", True, n) for n in (10_000_000, 135_000_000, 7_000_000_000)]
+    assert rates == sorted(rates, reverse=True) and len(set(rates)) == 3
+    assert base_learning_rate("/models/m", True, 135_000_000) == 1e-3  # reproduces SmolLM2-135M's trained answers

@@ -6,6 +6,7 @@ import pytest
 
 from runner.server.training import TrainingFailed, base_models
 from runner.server.training.models import locate
+from runner.server.training.packaged_models import installed
 
 
 def test_presets_are_listed() -> None:
@@ -49,7 +50,7 @@ def test_hub_id_from_the_local_cache(hf_model_dir: Path, tmp_path: Path, monkeyp
     _cache_model(cache, "acme/tiny-chat", hf_model_dir)
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert base_models() == ["local/tiny", "acme/tiny-chat"]
+    assert base_models() == ["local/tiny", *installed(), "acme/tiny-chat"]  # presets, packaged models, the cache
     source = locate("acme/tiny-chat")
     assert source.kind == "directory" and source.path is not None and (source.path / "config.json").is_file()
     result, hooks = run_job(tmp_path / "job", base_model="acme/tiny-chat", requested={"n_epochs": 1, "batch_size": 4})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from training_support import MARV, RecordingHooks, read_jsonl, run_job
 
-from runner.server.training import GenerationParams, TrainingResult, generate
+from runner.server.training import ChatStream, GenerationParams, TrainingResult, generate, stream
 from runner.server.training.checkpoint_io import read_state
 
 pytestmark = pytest.mark.training
@@ -75,6 +75,49 @@ def test_generation_parameters(tiny_sft: tuple[TrainingResult, RecordingHooks]) 
     assert len(sampled.choices) == 3
     again = generate(result.model_dir, [{"role": "user", "content": "Tell me anything."}], hot)
     assert [c.text for c in again.choices] == [c.text for c in sampled.choices]
+
+
+def _streamed(pieces: ChatStream) -> tuple[dict[int, str], dict[int, str | None], int, int]:
+    texts: dict[int, str] = {}
+    finish: dict[int, str | None] = {}
+    counts: dict[int, int] = {}
+    tokens = 0
+    for piece in pieces:
+        texts[piece.index] = texts.get(piece.index, "") + piece.text
+        counts[piece.index] = counts.get(piece.index, 0) + (1 if piece.text else 0)
+        if piece.finish_reason is not None:
+            finish[piece.index] = piece.finish_reason
+            tokens += piece.completion_tokens
+    return texts, finish, tokens, max(counts.values())
+
+
+def test_streaming_gives_the_same_answers_piece_by_piece(tiny_sft: tuple[TrainingResult, RecordingHooks]) -> None:
+    result, _ = tiny_sft
+    assert result.model_dir is not None
+    for row in read_jsonl(MARV)[:4]:
+        for params in (GREEDY, GenerationParams(max_tokens=3, temperature=0), GenerationParams(temperature=0, n=2)):
+            whole = generate(result.model_dir, _prompt(row), params)
+            pieces = stream(result.model_dir, _prompt(row), params)
+            assert pieces.prompt_tokens == whole.prompt_tokens
+            texts, finish, tokens, most = _streamed(pieces)
+            assert [texts[i] for i in range(params.n)] == [c.text for c in whole.choices]
+            assert [finish[i] for i in range(params.n)] == [c.finish_reason for c in whole.choices]
+            assert tokens == whole.completion_tokens
+            assert most > 1, texts  # several pieces, not the whole text at the end
+    row = read_jsonl(MARV)[0]
+    full = generate(result.model_dir, _prompt(row), GREEDY).choices[0].text
+    texts, finish, _, _ = _streamed(stream(result.model_dir, _prompt(row), GenerationParams(temperature=0, stop=[","])))
+    assert texts[0] == full.split(",")[0] and finish[0] == "stop"
+
+
+def test_a_stream_closed_early_frees_the_model(tiny_sft: tuple[TrainingResult, RecordingHooks]) -> None:
+    result, _ = tiny_sft
+    assert result.model_dir is not None
+    pieces = stream(result.model_dir, _prompt(read_jsonl(MARV)[0]), GREEDY)
+    next(pieces)
+    pieces.close()
+    again = generate(result.model_dir, _prompt(read_jsonl(MARV)[0]), GREEDY)  # would wait forever on a held lock
+    assert again.choices[0].finish_reason == "stop"
 
 
 def test_cancel_returns_promptly(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import flask
 
 from runner.server import jobs
-from runner.server.chat import complete, parse_params
+from runner.server.chat import chat_directory, complete, parse_params
 from runner.server.context import ctx
 from runner.server.errors import ApiError, invalid
 from runner.server.job_request import parse_job_request
@@ -97,7 +97,9 @@ def chat() -> flask.Response:
         if not models:
             raise invalid("No fine-tuned model exists yet; pass 'model'.", "model")
         model_id = models[-1]["id"]
-    completion = complete(ctx().generate, load_model(model_id), [{"role": "user", "content": text}], parse_params({}))
+    model = load_model(model_id)
+    directory = chat_directory(ctx(), model)
+    completion = complete(ctx().generate, model, directory, [{"role": "user", "content": text}], parse_params({}))
     return ok(
         {
             "content": completion["choices"][0]["message"]["content"],

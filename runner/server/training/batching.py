@@ -17,6 +17,11 @@ class Batch:
     labels: Any
     tokens: int  # real (non-pad) tokens in the batch
 
+    def on(self, model: Any) -> Batch:
+        """The same batch on the model's device."""
+        device = model.device
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device), self.tokens)
+
 
 def collate(encoded: Sequence[Encoded], pad_id: int) -> Batch:
     import torch

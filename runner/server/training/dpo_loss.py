@@ -12,6 +12,7 @@ def sequence_logps(model: Any, batch: Batch) -> Any:
     """Sum of the log-probabilities the model gives each sequence's labelled tokens: a [B] tensor."""
     import torch
 
+    batch = batch.on(model)
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1, :].float()
     targets = batch.labels[:, 1:]
     mask = targets != IGNORE

@@ -1,4 +1,5 @@
-"""Chat completions from a trained model directory (full weights or a LoRA adapter), with a small model cache.
+"""Chat completions from a trained model directory (full weights or a LoRA adapter), whole or streamed, with a small
+model cache.
 
 One lock serialises loading and generation: torch already uses every core it is given for one request, and the
 cache and the global RNG (seeded sampling) must not be shared between threads mid-request.
@@ -6,13 +7,14 @@ cache and the global RNG (seeded sampling) must not be shared between threads mi
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from runner.server.training import Completion, Generation, GenerationParams, TrainingFailed
+from runner.server.training import ChatStream, Completion, Generation, GenerationParams, StreamPiece, TrainingFailed
 from runner.server.training.examples import normalise_message
 from runner.server.training.runtime import configure_torch
 
@@ -72,33 +74,49 @@ def _cut(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return text[: min(positions)], True
 
 
-def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> Completion:
-    """Answer `messages` with `params.n` choices; greedy when temperature is 0."""
-    import torch
-    from transformers import GenerationConfig
-
+def _check(params: GenerationParams) -> None:
     if params.max_tokens < 1 or params.n < 1:
         raise ValueError("max_tokens and n must be at least 1")
     if params.temperature < 0 or not 0 < params.top_p <= 1:
         raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+
+
+def _prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> Any:
+    import torch
+
     chat = [normalise_message(m, f"messages[{i}]", "messages") for i, m in enumerate(messages)]
+    prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], dtype=torch.long)
+
+
+def _generation_config(params: GenerationParams, stop_ids: list[int], pad_token_id: int | None, sequences: int) -> Any:
+    from transformers import GenerationConfig
+
+    greedy = params.temperature == 0
+    return GenerationConfig(
+        max_new_tokens=params.max_tokens,
+        do_sample=not greedy,
+        temperature=None if greedy else params.temperature,
+        top_p=None if greedy else params.top_p,
+        top_k=None,
+        num_return_sequences=sequences,
+        eos_token_id=stop_ids,
+        pad_token_id=pad_token_id,
+    )
+
+
+def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> Completion:
+    """Answer `messages` with `params.n` choices; greedy when temperature is 0."""
+    import torch
+
+    _check(params)
     configure_torch()
     with _lock:
         model, tokenizer = _loaded(model_dir)
-        prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        input_ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], dtype=torch.long)
+        input_ids = _prompt_ids(tokenizer, messages).to(model.device)
         stop_ids = _stop_ids(model, tokenizer)
         greedy = params.temperature == 0
-        config = GenerationConfig(
-            max_new_tokens=params.max_tokens,
-            do_sample=not greedy,
-            temperature=None if greedy else params.temperature,
-            top_p=None if greedy else params.top_p,
-            top_k=None,
-            num_return_sequences=1 if greedy else params.n,
-            eos_token_id=stop_ids,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        config = _generation_config(params, stop_ids, tokenizer.pad_token_id, 1 if greedy else params.n)
         if params.seed is not None:
             torch.manual_seed(params.seed)
         with torch.no_grad():
@@ -120,3 +138,116 @@ def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: Gen
         text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
         choices.append(Generation(text, "stop" if ended or stopped else "length"))
     return Completion(choices, prompt_len, completion_tokens)
+
+
+def stream(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> ChatStream:
+    """Like `generate`, but piece by piece as tokens come out of the model (generation runs in a thread). Greedy
+    choices are one generation sent under every index; sampled choices are generated one after another."""
+    import torch
+
+    _check(params)
+    configure_torch()
+    _lock.acquire()
+    try:
+        model, tokenizer = _loaded(model_dir)
+        input_ids = _prompt_ids(tokenizer, messages).to(model.device)
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+    except BaseException:
+        _lock.release()
+        raise
+    return ChatStream(int(input_ids.shape[1]), _pieces(model, tokenizer, input_ids, params), _lock.release)
+
+
+def _pieces(model: Any, tokenizer: Any, input_ids: Any, params: GenerationParams) -> Iterator[StreamPiece]:
+    if params.temperature == 0:
+        yield from _one_generation(model, tokenizer, input_ids, params, range(params.n))
+    else:
+        for index in range(params.n):
+            yield from _one_generation(model, tokenizer, input_ids, params, (index,))
+
+
+def _held_back(text: str, stops: Sequence[str]) -> int:
+    """How many characters at the end of `text` may still change: an incomplete UTF-8 character, or the start of a
+    stop sequence."""
+    held = 1 if text.endswith("\ufffd") else 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                held = max(held, k)
+                break
+    return held
+
+
+def _one_generation(
+    model: Any, tokenizer: Any, input_ids: Any, params: GenerationParams, indices: Sequence[int]
+) -> Iterator[StreamPiece]:
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    stop_ids = _stop_ids(model, tokenizer)
+    tokens: queue.Queue[list[int] | BaseException | None] = queue.Queue()
+    cancelled = threading.Event()
+
+    class Sink:  # transformers' streamer interface: the prompt first, then each new token
+        prompt_seen = False
+
+        def put(self, value: Any) -> None:
+            if not self.prompt_seen:
+                self.prompt_seen = True
+                return
+            tokens.put([int(t) for t in value.reshape(-1).tolist()])
+
+        def end(self) -> None:
+            tokens.put(None)
+
+    class Cancelled(StoppingCriteria):
+        def __call__(self, ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((ids.shape[0],), cancelled.is_set(), dtype=torch.bool, device=ids.device)
+
+    def work() -> None:
+        try:
+            with torch.no_grad():
+                model.generate(
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    generation_config=_generation_config(params, stop_ids, tokenizer.pad_token_id, 1),
+                    streamer=Sink(),
+                    stopping_criteria=StoppingCriteriaList([Cancelled()]),
+                )
+        except BaseException as exc:  # handed to the reader, which raises it in the request's thread
+            tokens.put(exc)
+        finally:
+            tokens.put(None)
+
+    thread = threading.Thread(target=work, name="ftrun-generate", daemon=True)
+    thread.start()
+    generated: list[int] = []
+    sent = ""
+    ended = stopped = False
+    try:
+        while not (ended or stopped):
+            item = tokens.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            for token in item:
+                if token in stop_ids:
+                    ended = True
+                    break
+                generated.append(token)
+            text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
+            ready = text if ended or stopped else text[: len(text) - _held_back(text, params.stop)]
+            if len(ready) > len(sent) and ready.startswith(sent):
+                for index in indices:
+                    yield StreamPiece(index, ready[len(sent) :])
+                sent = ready
+        text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
+        rest = text[len(sent) :] if text.startswith(sent) else ""
+        finish: Literal["stop", "length"] = "stop" if ended or stopped else "length"
+        for index in indices:
+            yield StreamPiece(index, rest, finish, len(generated) + (1 if ended else 0))
+    finally:
+        cancelled.set()
+        thread.join()

@@ -7,20 +7,27 @@ from pathlib import Path
 from typing import Any
 
 from runner.server.training import TrainingFailed
+from runner.server.training.gguf_conversion import converted_directory
 from runner.server.training.hyperparameters import LoraSettings
 from runner.server.training.models import build_preset, load_model, load_tokenizer, locate
 from runner.server.training.presets import get_preset
 
 
-def start_directory(base_model: str, texts: list[str], seed: int, work_dir: Path) -> tuple[Path, bool]:
+def start_directory(
+    base_model: str, texts: list[str], seed: int, work_dir: Path, converted_models: Path | None = None
+) -> tuple[Path, bool]:
     """The full-weight HF directory training starts from, and whether it is a freshly built preset.
 
     Presets are built into `work_dir/base` (tokenizer trained on `texts`, weights from `seed`); an existing build
     is reused, so a resumed job sees the same tokenizer. A LoRA adapter given as base model is merged into its base
-    and written there too, so the job trains (and its result loads) on top of those merged weights.
+    and written there too, so the job trains (and its result loads) on top of those merged weights. A GGUF file is
+    converted once into `converted_models` (shared by every job of the server; the job's own `base` without it).
     """
     source = locate(base_model)
     target = work_dir / "base"
+    if source.kind == "gguf":
+        assert source.path is not None
+        return converted_directory(source.path, converted_models or target), False
     if source.kind == "preset":
         preset = get_preset(base_model)
         assert preset is not None

@@ -1,4 +1,5 @@
-"""Where base models come from: presets built from a config, local HF directories, and the local HF hub cache.
+"""Where base models come from: presets built from a config, local HF directories, GGUF files (converted once, see
+`gguf_conversion`), models that installed packages ship (see `packaged_models`), and the local HF hub cache.
 
 Every kind ends up as a directory in Hugging Face format (presets are written to the job's work dir first), so one
 loading path serves training, resuming and inference. Nothing is ever downloaded.
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.server.training import TrainingFailed
+from runner.server.training.gguf_conversion import is_gguf
+from runner.server.training.packaged_models import installed, packaged_file
 from runner.server.training.presets import PRESETS, Preset
 
 # Turn format for tokenizers that come without a chat template (plain pretrained LMs): each turn ends with eos.
@@ -27,13 +30,13 @@ FALLBACK_TEMPLATE = (
 
 @dataclass(frozen=True)
 class ModelSource:
-    kind: Literal["preset", "directory", "adapter"]
+    kind: Literal["preset", "directory", "adapter", "gguf"]
     name: str  # what the job asked for
-    path: Path | None  # the HF-format directory (None for presets until built)
+    path: Path | None  # the HF-format directory, or the GGUF file (None for presets until built)
 
 
 def available_base_models() -> list[str]:
-    return sorted(PRESETS) + sorted(_cached_hub_models())
+    return sorted(PRESETS) + installed() + sorted(_cached_hub_models())
 
 
 def hub_cache_dir() -> str:
@@ -78,7 +81,12 @@ def locate(name: str) -> ModelSource:
     """Find `name` locally, or raise model_not_found."""
     if name in PRESETS:
         return ModelSource("preset", name, None)
+    packaged = packaged_file(name)
+    if packaged is not None:
+        return ModelSource("gguf", name, packaged)
     path = Path(name).expanduser()
+    if is_gguf(path):
+        return ModelSource("gguf", name, path.resolve())
     if path.is_dir():
         if (path / "adapter_config.json").is_file():
             return ModelSource("adapter", name, path.resolve())
@@ -128,16 +136,29 @@ def prepare_tokenizer(tokenizer: Any) -> None:
 
 
 def load_model(path: Path) -> Any:
-    """A causal LM in float32 (CPU training and inference), from a full model directory or an adapter directory."""
-    import torch
+    """A causal LM on `runtime.device()` in `runtime.load_dtype` (float32 on the CPU), from a full model directory or
+    an adapter directory."""
     from transformers import AutoModelForCausalLM
+
+    from runner.server.training.runtime import device, load_dtype
 
     if (path / "adapter_config.json").is_file():
         from peft import PeftModel
 
         base = load_model(_directory_of(adapter_base(path)))
         return PeftModel.from_pretrained(base, str(path))
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    on = device()
+    model: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=load_dtype(_declared_dtype(path), on))
+    return model.to(on)
+
+
+def _declared_dtype(path: Path) -> str | None:
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    declared = config.get("dtype", config.get("torch_dtype")) if isinstance(config, dict) else None
+    return declared if isinstance(declared, str) else None
 
 
 def _directory_of(name: str) -> Path:

@@ -83,7 +83,7 @@ class PreferenceObjective:
         batch = collate([p.chosen for p in pairs] + [p.rejected for p in pairs], self.pad_id)
         logps = sequence_logps(model, batch)
         n = len(pairs)
-        ref = torch.tensor([list(r) for r in reference], dtype=logps.dtype)
+        ref = torch.tensor([list(r) for r in reference], dtype=logps.dtype, device=logps.device)
         loss, margin = dpo_loss(logps[:n], logps[n:], ref[:, 0], ref[:, 1], self.beta)
         return loss, margin, batch.tokens
 

@@ -1,10 +1,12 @@
-"""Process-wide torch settings: a bounded thread pool (CPU machines are shared) and seeding."""
+"""Process-wide torch settings: a bounded thread pool (CPU machines are shared), the device and dtype models run in,
+and seeding."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import random
+from typing import Any
 
 _configured = False
 
@@ -38,6 +40,35 @@ def configure_torch() -> None:
     with contextlib.suppress(RuntimeError):  # already set, or parallel work has started in this process
         torch.set_num_interop_threads(1)
     _configured = True
+
+
+DEVICE_ENV = "FTRUN_DEVICE"
+
+
+def device() -> str:
+    """Where models train and answer: FTRUN_DEVICE if set (e.g. "cpu", "cuda:1"), else the first CUDA GPU when
+    there is one, else the CPU."""
+    import torch
+
+    chosen = os.environ.get(DEVICE_ENV, "").strip()
+    if chosen:
+        return chosen
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_dtype(declared: str | None, on: str) -> Any:
+    """The dtype a model's weights load in. On a GPU, what the model's config declares (bf16 only where the GPU
+    supports it, else float32). On the CPU always float32: bf16 matrix products are slower than float32 on most CPUs,
+    and float32 keeps runs reproducible."""
+    import torch
+
+    if not on.startswith("cuda"):
+        return torch.float32
+    if declared in ("bfloat16", "bf16"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if declared in ("float16", "fp16"):
+        return torch.float16
+    return torch.float32
 
 
 def seed_everything(seed: int) -> None:

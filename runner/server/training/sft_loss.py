@@ -23,6 +23,7 @@ class LossResult:
 def sft_loss(model: Any, batch: Batch) -> LossResult:
     import torch.nn.functional as F
 
+    batch = batch.on(model)
     logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
     shifted = logits[:, :-1, :]
     targets = batch.labels[:, 1:]

@@ -66,6 +66,16 @@ def _encode_pairs(tokenizer: Any, examples: list[PreferenceExample], limit: int)
     return [EncodedPair(one(ex, ex.preferred), one(ex, ex.non_preferred)) for ex in examples]
 
 
+def _sequence_limit(model: Any, config: Settings) -> int:
+    limit = max_length(model)
+    return min(limit, config.max_seq_length) if config.max_seq_length is not None else limit
+
+
+def _prepare(model: Any, config: Settings) -> None:
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def _learning_rate(request: TrainingRequest, config: Settings, model: Any) -> float:
     parameters = count_parameters(model)
     return base_learning_rate(request.base_model, config.lora is not None, parameters) * config.learning_rate_multiplier
@@ -109,10 +119,13 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
     if resumed is not None:
         start_dir = Path(resumed.base_dir)
     else:
-        start_dir, _ = start_directory(request.base_model, chat_texts(examples), request.seed, request.work_dir)
+        start_dir, _ = start_directory(
+            request.base_model, chat_texts(examples), request.seed, request.work_dir, request.converted_models
+        )
     seed_everything(request.seed)
     model, tokenizer = load_trainable(start_dir, config.lora, request.resume_from)
-    limit = max_length(model)
+    _prepare(model, config)
+    limit = _sequence_limit(model, config)
     objective = SupervisedObjective(
         _encode_chats(tokenizer, examples, limit), _encode_chats(tokenizer, valid, limit), tokenizer.pad_token_id
     )
@@ -138,7 +151,7 @@ def _dpo(request: TrainingRequest, hooks: Hooks, config: Settings) -> TrainingRe
         start_dir = Path(resumed.base_dir)
     else:
         start_dir, fresh_preset = start_directory(
-            request.base_model, preference_texts(examples), request.seed, request.work_dir
+            request.base_model, preference_texts(examples), request.seed, request.work_dir, request.converted_models
         )
         if fresh_preset:
             warmed = _warm_up(request, hooks, config, start_dir, examples)
@@ -147,7 +160,8 @@ def _dpo(request: TrainingRequest, hooks: Hooks, config: Settings) -> TrainingRe
             start_dir = warmed
     seed_everything(request.seed)
     model, tokenizer = load_trainable(start_dir, config.lora, request.resume_from)
-    limit = max_length(model)
+    _prepare(model, config)
+    limit = _sequence_limit(model, config)
     pairs, valid_pairs = _encode_pairs(tokenizer, examples, limit), _encode_pairs(tokenizer, valid, limit)
     if resumed is not None:
         state = resumed
