@@ -42,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp) / "example"
         ws.mkdir()
-        for rel in ("ftrun.yaml", "experiments", "data", "templates"):
+        for rel in ("ftrun.yaml", "experiments", "data", "templates", "evals"):
             src = ROOT / rel
             (shutil.copytree if src.is_dir() else shutil.copy)(src, ws / rel)
         subprocess.run([*FTRUN, "plan"], cwd=ws, check=True, stdout=subprocess.DEVNULL)  # warms the data cache

@@ -88,9 +88,14 @@ class Applier:
     # -- the walk --------------------------------------------------------------------------------------------------
     def apply(self, plan: Plan) -> State:
         """Walk the plan's changes (an apply or a destroy plan); `events` then says what actually happened."""
+        for change in plan.ordered():
+            if change.action is Action.MOVE:  # first: the refresh and every other change use the new names
+                self._move(change)
         self._refresh(plan)
         for change in plan.ordered():
             match change.action:
+                case Action.MOVE:
+                    pass  # done above
                 case Action.CANCEL:
                     self._cancel_and_forget(change)
                 case Action.FORGET:
@@ -183,6 +188,12 @@ class Applier:
         self._save()
         self._emit(ev.ExperimentForgotten(change.experiment, change.notes))
 
+    def _move(self, change: Change) -> None:
+        assert change.moved_from
+        self.state = self.state.renamed(change.moved_from, change.experiment)
+        self._save()
+        self._emit(ev.ExperimentMoved(change.moved_from, change.experiment))
+
     def _cancel_and_forget(self, change: Change) -> None:
         assert change.job_id
         self._cancel(change.experiment, change.job_id)
@@ -261,7 +272,7 @@ class Applier:
             return
         self._await_slot()
         request = JobRequest(
-            model=d.api_model or exp.model,
+            model=self._base_model(change, d) if exp.base_experiment else d.api_model or exp.model,
             training_file=training_id,
             validation_file=validation_id,
             method=exp.method.to_api(),
@@ -292,6 +303,36 @@ class Applier:
         failpoint("job-created")
         self._record(change, job, adopted=False)
         self._emit(ev.JobCreated(change.experiment, job.id, retrain=change.action is Action.RETRAIN))
+
+    def _base_model(self, change: Change, d: Desired) -> str:
+        """A chain's base: the fine-tuned model of the upstream's current run, of the version this one was planned
+        on; waits while that job is still training (apply walks upstream first, so it was created just before)."""
+        base = d.experiment.base_experiment
+        assert base is not None and change.inputs is not None
+        wanted = change.inputs["model"]["training_hash"]
+        announced = False
+        while True:
+            es = self.state.experiments.get(base)
+            run = es.current_run if es else None
+            if run is None or run.training_hash != wanted:
+                raise ProviderError(
+                    f"{change.experiment} trains on the model of {base}, which has no run of the version it needs",
+                    hint=f"apply {base} with it: `ftrun apply -s +{change.experiment}`",
+                )
+            if run.fine_tuned_model and JobStatus.of(run.status) is JobStatus.SUCCEEDED:
+                return run.fine_tuned_model
+            if JobStatus.of(run.status).is_terminal or run.status == JobStatus.GONE:
+                raise ProviderError(f"{change.experiment} cannot train: its base model {base} is {run.status}")
+            if not announced:
+                self._emit(ev.WaitingForBase(change.experiment, base, run.job_id))
+                announced = True
+            time.sleep(self.poll_interval)
+            job = self.provider.get_job(run.job_id)
+            if job is None:
+                raise ProviderError(f"{change.experiment} cannot train: job {run.job_id} of {base} is gone")
+            if job.status != run.status or job.fine_tuned_model != run.fine_tuned_model:
+                self._update_run(base, job)
+                self._save()
 
     def _await_slot(self) -> None:
         """Block until fewer than `max_active_jobs` of this workspace's jobs are active on the target."""

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,10 +21,21 @@ from rich.markup import escape
 
 from runner import __version__, crashlog, lock, pipeline
 from runner.completion import experiment_names
-from runner.diagnostics import ExitCode, FtrunError, Interrupted, Severity, SpecError, StateError, has_errors
+from runner.diagnostics import (
+    Diagnostic,
+    ExitCode,
+    FtrunError,
+    Interrupted,
+    ProviderError,
+    Severity,
+    SpecError,
+    StateError,
+    has_errors,
+)
 from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
+from runner.selection import Candidate, Selection, candidates_of, select, select_options
 from runner.state import ExperimentState, State, StateStore
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
@@ -175,6 +186,7 @@ def _plan(
     *,
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    selection: Selection | None = None,
 ) -> Plan:
     """The plan against the target's state, from one refresh of the target (loaded is None in destroy mode)."""
     names = {e.name for e in loaded.experiments} if loaded else set()
@@ -182,6 +194,7 @@ def _plan(
     if unknown:
         raise SpecError(f"--retrain names no experiment: {', '.join(unknown)}")
     snap = pipeline.snapshot(provider, state, c.ws)
+    model_diags = _unknown_models(c, loaded, provider, selection)
     return make_plan(
         loaded.desired if loaded else (),
         state,
@@ -191,11 +204,57 @@ def _plan(
         workspace=c.ws.name,
         retrain=frozenset(retrain),
         budget_max_usd=c.ws.budget_max_usd,
-        diagnostics=[d for d in loaded.diagnostics if d.severity is not Severity.ERROR] if loaded else (),
+        diagnostics=[*(d for d in loaded.diagnostics if d.severity is not Severity.ERROR), *model_diags]
+        if loaded
+        else (),
         mode=mode,
         delete_models=delete_models,
+        selection=selection,
         target_notes=c.target.notes,
     )
+
+
+def _unknown_models(
+    c: Context, loaded: pipeline.Loaded | None, provider: Provider, selection: Selection | None
+) -> list[Diagnostic]:
+    """The experiments whose base model the target does not offer, asked of the target once, before any upload."""
+    from runner.target_models import unknown_models
+
+    desired = [d for d in (loaded.desired if loaded else ()) if selection is None or d.experiment.name in selection]
+    if not desired:
+        return []
+    try:
+        offered = provider.list_models()
+    except ProviderError as e:
+        return [
+            Diagnostic(
+                Severity.WARNING,
+                f"could not list the models of target '{c.target.name}', so base models are not checked: {e}",
+                check="models-unlisted",
+            )
+        ]
+    return unknown_models(desired, offered, c.target, c.ws.defaults.key_line(("model",)))
+
+
+def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state: State) -> Selection | None:
+    """The experiments --select/--exclude choose among the specs and what state records (None: all of them)."""
+    if not selectors and not excludes:
+        return None
+    from runner.chains import upstream_of
+    from runner.spec import load_experiments
+
+    specs, diags = load_experiments(c.ws)  # problems in the specs are reported when they are loaded for real
+    found = candidates_of(
+        (Candidate(e.name, e.labels, e.sweep, e.moved_from) for e in specs),
+        {n: es.metadata for n, es in state.experiments.items()},
+    )
+    upstream = upstream_of(specs)
+    try:
+        return select(selectors, excludes, found, lambda name: upstream.get(name, ()))
+    except FtrunError:
+        if has_errors(diags):  # what it was meant to match may be in a spec that does not load
+            raise SpecError(diags) from None
+        raise
 
 
 def _print_plan(c: Context, p: Plan, *, as_json: bool = False) -> None:
@@ -236,7 +295,11 @@ def _confirm(c: Context, question: str) -> None:
 @_handle_errors
 def validate(c: Context, as_json: bool) -> None:
     """Check the specs and the data they train on, without contacting the target."""
+    from runner.target_models import offline_diagnostics
+
     loaded = pipeline.load(c.ws, c.target)
+    found = offline_diagnostics(loaded.desired, c.target, c.ws.defaults.key_line(("model",)))
+    loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *found))
     if as_json:
         doc = reports.validate_document(loaded.desired, loaded.diagnostics)
         c.out.print_json(json.dumps(doc, ensure_ascii=False))
@@ -269,6 +332,7 @@ def validate(c: Context, as_json: bool) -> None:
     default=None,
     help="Save the plan to FILE; `ftrun apply FILE` then applies exactly it (or refuses if stale).",
 )
+@select_options
 @pass_ctx
 @_handle_errors
 def plan(
@@ -280,15 +344,18 @@ def plan(
     destroy: bool,
     delete_models: bool,
     out: Path | None,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
 ) -> None:
     """Show what apply would do: what would train, why, from which data and at what cost."""
     if delete_models and not destroy:
         raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
     try:
-        loaded = None if destroy else _load(c)
         state = c.store.load_or_new(c.target.name)
+        selection = _select(c, selectors, excludes, state)
+        loaded = None if destroy else _load(c, selection.names if selection else ())
         mode = Mode.DESTROY if destroy else Mode.APPLY
-        p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models)
+        p = _plan(c, loaded, state, c.provider(), retrain, mode=mode, delete_models=delete_models, selection=selection)
     except FtrunError as e:
         if markdown:  # the pull request still gets its comment, saying what to fix
             c.out.out(_plan_error_markdown(c, e), highlight=False, end="")
@@ -320,6 +387,7 @@ def plan(
 @click.option("--timeout", type=float, default=None, metavar="SECONDS", help="With --wait: give up after SECONDS.")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@select_options
 @pass_ctx
 @_handle_errors
 def apply(
@@ -330,6 +398,8 @@ def apply(
     timeout: float | None,
     as_json: bool,
     plan_file: Path | None,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
 ) -> None:
     """Make the target match the experiments: upload data once, create, track or cancel jobs.
 
@@ -338,15 +408,20 @@ def apply(
     saved = _read_saved_plan(plan_file) if plan_file else None
     if as_json and not auto_approve and saved is None:
         raise FtrunError("--json needs --auto-approve (or a saved plan): there is no one to ask")
+    if saved is not None and (selectors or excludes):
+        raise FtrunError("a saved plan applies the selection it was made with: drop --select/--exclude")
     mode = Mode(saved.get("mode", Mode.APPLY.value)) if saved else Mode.APPLY
     delete_models = bool(saved.get("delete_models")) if saved else False
     if saved is not None:
         retrain = tuple(saved.get("retrain") or ())
-    loaded = _load(c) if mode is Mode.APPLY else None
+        selection = Selection.from_dict(saved["selection"]) if saved.get("selection") else None
+    else:
+        selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    loaded = _load(c, selection.names if selection else ()) if mode is Mode.APPLY else None
     provider = c.provider()
     with c.lock(str(mode)):
         state = c.store.load_or_new(c.target.name)
-        p = _plan(c, loaded, state, provider, retrain, mode=mode, delete_models=delete_models)
+        p = _plan(c, loaded, state, provider, retrain, mode=mode, delete_models=delete_models, selection=selection)
         if saved is not None:
             reasons = stale_reasons(saved, p)
             if reasons:
@@ -366,7 +441,7 @@ def apply(
             applier.apply(p)
             _print_completion(c, "Destroy" if mode is Mode.DESTROY else "Apply", applier, as_json=as_json)
     if wait and mode is Mode.APPLY:
-        _wait(c, applier, timeout)
+        _wait(c, applier, timeout, selection)
     elif mode is Mode.APPLY:
         applier.report_deferred()
 
@@ -412,11 +487,11 @@ def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool
         c.out.print("\n" + completion_line(title, applier.events, always))
 
 
-def _wait(c: Context, applier: Applier, timeout: float | None) -> None:
-    """Track every current job until it settles; Ctrl-C stops watching, never the jobs."""
+def _wait(c: Context, applier: Applier, timeout: float | None, selection: Selection | None = None) -> None:
+    """Track every current job (of the selection) until it settles; Ctrl-C stops watching, never the jobs."""
     from runner.views.progress import ConsoleObserver
 
-    names = sorted(applier.state.experiments)
+    names = sorted(n for n in applier.state.experiments if selection is None or n in selection)
     assert isinstance(applier.observer, ConsoleObserver)
     try:
         with applier.observer.live():
@@ -478,11 +553,18 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--markdown", is_flag=True, help="Print a pull-request comment: jobs, models, losses, loss charts, cost.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
-    """The current run of every experiment in state."""
-    state = _live_state(c, c.store.load_or_new(c.target.name), offline)
+def status(
+    c: Context, as_json: bool, markdown: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
+) -> None:
+    """The current run of every experiment in state (or of those selected)."""
+    state = c.store.load_or_new(c.target.name)
+    selection = _select(c, selectors, excludes, state)
+    if selection is not None:
+        state = replace(state, experiments={n: es for n, es in state.experiments.items() if n in selection})
+    state = _live_state(c, state, offline)
     rows = [reports.run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
     if markdown:
         from runner.datasets.pricing import actual_cost
@@ -525,9 +607,18 @@ def status(c: Context, as_json: bool, markdown: bool, offline: bool) -> None:
     help="Also write the loss charts as PNG images into DIR (for places that cannot show HTML).",
 )
 @click.option("--offline", is_flag=True, help="Only what state records (no loss curves), without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path | None, offline: bool) -> None:
+def report(
+    c: Context,
+    names: tuple[str, ...],
+    out: Path | None,
+    png_dir: Path | None,
+    offline: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
     """One self-contained HTML page: loss curves of every run, the latest runs side by side, data, cost, evals."""
     from runner.datasets.pricing import actual_cost
     from runner.report import gather_report
@@ -535,6 +626,9 @@ def report(c: Context, names: tuple[str, ...], out: Path | None, png_dir: Path |
     from runner.views.loss_charts import write_png
     from runner.views.report_html import report_charts, report_html
 
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    if selection is not None:
+        names = tuple(dict.fromkeys([*names, *selection.names]))
     state = _live_state(c, c.store.load_or_new(c.target.name), offline)
     loaded = pipeline.load(c.ws, c.target)  # the data the specs name now; a spec that does not load is left out
     known = set(state.experiments) | {e.name for e in loaded.experiments}
@@ -581,28 +675,51 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 
 
 @cli.command()
-@click.argument("name", shell_complete=experiment_names)
+@click.argument("name", required=False, shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--offline", is_flag=True, help="Show what state records, without asking the target.")
+@select_options
 @pass_ctx
 @_handle_errors
-def show(c: Context, name: str, as_json: bool, offline: bool) -> None:
-    """Every run of one experiment (its history), newest last: losses, checkpoints, what changed, cost."""
+def show(
+    c: Context, name: str | None, as_json: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
+) -> None:
+    """Every run of one experiment NAME (or of those selected), newest last: losses, checkpoints, changes, cost."""
+    from runner.datasets.pricing import actual_cost
     from runner.run_details import gather
 
-    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
-    details = gather(es, None if offline else c.provider())
+    state = c.store.load_or_new(c.target.name)
+    if name is not None and (selectors or excludes):
+        raise FtrunError("give NAME or --select, not both")
+    if name is None:
+        selection = _select(c, selectors, excludes, state)
+        if selection is None:
+            raise FtrunError("show needs an experiment: NAME, or --select SELECTOR")
+        names = [n for n in selection.names if n in state.experiments]
+        if not names:
+            raise FtrunError(f"none of the selected experiments is in the state of target '{c.target.name}'")
+    else:
+        names = [name]
+    provider = None if offline else c.provider()
+    docs = []
+    for n in names:
+        es = _experiment_state(c, n, state)
+        details = gather(es, provider)
+        if as_json:
+            docs.append(reports.show_document(n, es, details))
+            continue
+
+        def cost(run: Any) -> float | None:
+            model = str(run.inputs.get("model"))
+            return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
+
+        if n != names[0]:
+            c.out.print("")
+        for line in reports.show_lines(n, c.target.name, es, details, cost):
+            c.out.print(line)
     if as_json:
-        c.out.print_json(json.dumps(reports.show_document(name, es, details), ensure_ascii=False))
-        return
-    from runner.datasets.pricing import actual_cost
-
-    def cost(run: Any) -> float | None:
-        model = str(run.inputs.get("model"))
-        return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
-
-    for line in reports.show_lines(name, c.target.name, es, details, cost):
-        c.out.print(line)
+        doc = docs[0] if name is not None else {"experiments": docs}
+        c.out.print_json(json.dumps(doc, ensure_ascii=False))
 
 
 @cli.command()
@@ -711,9 +828,17 @@ def resume(c: Context, name: str) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=experiment_names)
 @click.option("--json", "as_json", is_flag=True, help="Print the eval table as JSON.")
 @click.option("--markdown", is_flag=True, help="Print the eval table as Markdown (for a pull-request comment).")
+@select_options
 @pass_ctx
 @_handle_errors
-def eval_command(c: Context, names: tuple[str, ...], as_json: bool, markdown: bool) -> None:
+def eval_command(
+    c: Context,
+    names: tuple[str, ...],
+    as_json: bool,
+    markdown: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
     """Evaluate experiments' models on their eval suites (those not yet run), then print the eval table.
 
     Results are kept in state: a suite that did not change is not run again for the same model."""
@@ -722,6 +847,12 @@ def eval_command(c: Context, names: tuple[str, ...], as_json: bool, markdown: bo
     from runner.views.progress import ConsoleObserver
 
     loaded = _load(c)
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
+    if selection is not None:
+        specs = {e.name for e in loaded.experiments}
+        names = tuple(dict.fromkeys([*names, *(n for n in selection.names if n in specs)]))
+        if not names:
+            raise FtrunError("none of the selected experiments has a spec to evaluate")
     unknown = sorted(set(names) - {e.name for e in loaded.experiments})
     if unknown:
         raise FtrunError(f"no experiment named {', '.join(unknown)}")
@@ -783,19 +914,29 @@ def logs(c: Context, name: str, follow: bool, as_json: bool) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do it without asking for confirmation.")
 @click.option("--delete-models", is_flag=True, help="Also delete the fine-tuned models (they are kept otherwise).")
 @click.option("--json", "as_json", is_flag=True, help="Print what happens as JSON lines (needs --auto-approve).")
+@select_options
 @pass_ctx
 @_handle_errors
-def destroy(c: Context, auto_approve: bool, delete_models: bool, as_json: bool) -> None:
-    """Cancel every active job and forget every experiment of the target; models are kept unless asked.
+def destroy(
+    c: Context,
+    auto_approve: bool,
+    delete_models: bool,
+    as_json: bool,
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+) -> None:
+    """Cancel every active job and forget every experiment of the target (or those selected); models are kept
+    unless asked.
 
     `ftrun plan --destroy [--delete-models]` shows the same plan (as text, Markdown or JSON) without acting.
     """
     if as_json and not auto_approve:
         raise FtrunError("--json needs --auto-approve: there is no one to ask")
     provider = c.provider()
+    selection = _select(c, selectors, excludes, c.store.load_or_new(c.target.name))
     with c.lock("destroy"):
         state = c.store.load_or_new(c.target.name)
-        p = _plan(c, None, state, provider, mode=Mode.DESTROY, delete_models=delete_models)
+        p = _plan(c, None, state, provider, mode=Mode.DESTROY, delete_models=delete_models, selection=selection)
         if as_json:
             c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
         else:
@@ -807,6 +948,134 @@ def destroy(c: Context, auto_approve: bool, delete_models: bool, as_json: bool) 
         applier = _applier(c, provider, None, state, as_json=as_json)
         applier.apply(p)
         _print_completion(c, "Destroy", applier, as_json=as_json)
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Read and edit the state by hand (list, show, rm, mv), without touching the target."""
+
+
+@state_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@select_options
+@pass_ctx
+@_handle_errors
+def state_list(c: Context, as_json: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]) -> None:
+    """Every experiment the state records (or those selected): current job, status, model, runs."""
+    from runner import state_commands
+
+    state = c.store.load_or_new(c.target.name)
+    rows = state_commands.list_rows(state, _select(c, selectors, excludes, state))
+    if as_json:
+        c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
+        return
+    if not rows:
+        c.out.print(f"No experiments in the state of target '{escape(c.target.name)}'.")
+    for row in rows:
+        model = f" {row['fine_tuned_model']}" if row["fine_tuned_model"] else ""
+        c.out.print(
+            f"{escape(row['experiment'])}  {escape(str(row['current']))} {escape(str(row['status']))}"
+            f"{escape(model)}  ({row['runs']} run{'s' if row['runs'] != 1 else ''})"
+        )
+
+
+@state_group.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_ctx
+@_handle_errors
+def state_show(c: Context, name: str, as_json: bool) -> None:
+    """Everything the state records for experiment NAME."""
+    from runner import state_commands
+
+    doc = state_commands.show_document(c.store.load_or_new(c.target.name), name)
+    if as_json:
+        c.out.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    c.out.print(f"[bold]{escape(name)}[/bold] (current: {escape(str(doc['current']))})")
+    for key, value in sorted(doc["metadata"].items()):
+        c.out.print(f"  {escape(key)}: {escape(json.dumps(value, ensure_ascii=False))}")
+    for run in doc["runs"]:
+        mark = "*" if run["job_id"] == doc["current"] else " "
+        model = run["fine_tuned_model"] or "-"
+        c.out.print(f"  {mark} {escape(run['job_id'])}  {escape(run['status'])}  {escape(model)}")
+
+
+def _edit_state(c: Context, operation: str, edit: Callable[[State], State], done: str) -> None:
+    with c.lock(operation):
+        store = c.store
+        state = store.load()
+        if state is None:
+            raise FtrunError(f"target '{c.target.name}' has no state yet: there is nothing to change")
+        store.save(edit(state))
+    c.out.print(f"{escape(done)} The previous state is in {escape(c.ws.relative(store.backup_path))}.")
+
+
+@state_group.command("rm")
+@click.argument("name")
+@pass_ctx
+@_handle_errors
+def state_rm(c: Context, name: str) -> None:
+    """Forget experiment NAME: its jobs and models stay on the target, untouched."""
+    from runner import state_commands
+
+    _edit_state(
+        c,
+        "state rm",
+        lambda s: state_commands.remove(s, name),
+        f"Removed {name} from the state of target '{c.target.name}'; its jobs and models are untouched.",
+    )
+
+
+@state_group.command("mv")
+@click.argument("old")
+@click.argument("new")
+@pass_ctx
+@_handle_errors
+def state_mv(c: Context, old: str, new: str) -> None:
+    """Rename experiment OLD to NEW in state (its runs and models carry over; nothing retrains)."""
+    from runner import state_commands
+
+    _edit_state(c, "state mv", lambda s: state_commands.move(s, old, new), f"Moved {old} to {new}.")
+
+
+@cli.command("import")
+@click.argument("name")
+@click.argument("job_id")
+@pass_ctx
+@_handle_errors
+def import_command(c: Context, name: str, job_id: str) -> None:
+    """Adopt job JOB_ID, created outside ftrun, as the current run of experiment NAME (whose spec must exist)."""
+    from runner import importing
+    from runner.fingerprint import diff
+
+    loaded = _load(c, [name])
+    if not loaded.desired:
+        raise FtrunError(f"no experiment named '{name}' in experiments/ (import needs its spec)")
+    d = loaded.desired[0]
+    provider = c.provider()
+    job = provider.get_job(job_id)
+    if job is None:
+        raise FtrunError(f"target '{c.target.name}' has no job {job_id}")
+    with c.lock("import"):
+        state = c.store.load_or_new(c.target.name)
+        files = {f: provider.get_file(f) for f in (job.training_file, job.validation_file) if f}
+        shas = {
+            f: importing.file_sha256(f, state, remote.filename if remote else None, provider.file_sha256)
+            for f, remote in files.items()
+        }
+        new = importing.import_job(state, d, job, shas, {f: r for f, r in files.items() if r is not None})
+        run = new.experiments[name].current_run
+        assert run is not None
+        c.store.save(new)
+    c.out.print(f"Imported job {escape(job.id)} ({escape(job.status)}) as the current run of {escape(name)}.")
+    fields = diff(run.inputs, d.inputs)
+    if not fields:
+        c.out.print("It trained what the spec asks for: `ftrun plan` shows no change for it.")
+    else:
+        c.out.print("It differs from the spec, so `ftrun plan` will retrain it:")
+        for f in fields:
+            c.out.print(f"  ~ {escape(f.path)}: {escape(str(f.old))} -> {escape(str(f.new))}")
 
 
 @cli.command("force-unlock")

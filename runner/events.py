@@ -139,6 +139,25 @@ class StateUpdated(Event):
 
 
 @dataclass(frozen=True)
+class WaitingForBase(Event):
+    """A chain's experiment waits for the job of the experiment it trains on to finish."""
+
+    kind: ClassVar[str] = "waiting_for_base"
+    experiment: str
+    base: str
+    job_id: str
+
+
+@dataclass(frozen=True)
+class ExperimentMoved(Event):
+    """An experiment took its new name in state (moved_from), with its runs and models."""
+
+    kind: ClassVar[str] = "experiment_moved"
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
 class ExperimentForgotten(Event):
     kind: ClassVar[str] = "experiment_forgotten"
     experiment: str
@@ -214,6 +233,8 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
                 counts["updated"] += 1
             case ExperimentForgotten():
                 counts["forgotten"] += 1
+            case ExperimentMoved():
+                counts["moved"] += 1
             case FileUploaded():
                 counts["uploaded"] += 1
             case FileReused():
@@ -228,6 +249,7 @@ def tally(events: Iterable[Event]) -> dict[str, int]:
 
 
 TALLY_ORDER = (
+    "moved",
     "created",
     "retrained",
     "adopted",

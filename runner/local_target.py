@@ -9,6 +9,7 @@ SDK for everything.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -87,6 +88,20 @@ class LocalProvider:
             if f.get("filename") == filename and int(f.get("bytes") or 0) == size:
                 return RemoteFile.from_api(f)
         return None
+
+    def file_sha256(self, file_id: str) -> str | None:
+        digest = hashlib.sha256()
+        with self._http.stream("GET", f"/files/{file_id}/content") as response:
+            if response.status_code == 404:
+                return None
+            if response.status_code != 200:
+                raise ProviderError(f"the built-in server failed reading file {file_id} (HTTP {response.status_code})")
+            for chunk in response.iter_bytes():
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def list_models(self) -> list[str]:
+        return [m["id"] for m in (self._get("/models") or {}).get("data") or []]
 
     def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
         newest_first = []

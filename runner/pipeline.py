@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner import datasets
+from runner import chains, datasets
 from runner.datasets.jsonparse import JsonLineError, parse_line
 from runner.diagnostics import Diagnostic, Severity
 from runner.evals.suite import EVALS_DIR, Suite, load_suites, suite_files
@@ -54,9 +54,13 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 hint=f"add `workspace: {ws.name}` (any name unique to this repository) to ftrun.yaml",
             )
         )
-    if only:
-        experiments = [e for e in experiments if e.name in only]
+    wanted = set(only) if only else {e.name for e in experiments}
+    # What the wanted experiments build on is prepared too: their fingerprints hold its training hash.
+    upstream = chains.upstream_of(experiments)
+    needed = set().union(*(chains.reachable(n, lambda x: upstream.get(x, ())) for n in wanted)) if wanted else set()
+    experiments = [e for e in chains.in_order(experiments) if e.name in needed]
     desired: list[Desired] = []
+    hashes: dict[str, str] = {}
     seen: set[tuple[object, ...]] = set()
     suites, suite_diags = _suites(ws, experiments)
     for exp in experiments:
@@ -97,6 +101,11 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
             prepared.training.sha256,
             prepared.validation.sha256 if prepared.validation else None,
         )
+        if exp.base_experiment is not None:
+            if exp.base_experiment not in hashes:
+                continue  # its upstream's data did not prepare: that is reported, and planning stops there
+            inputs["model"] = chains.base_input(exp.base_experiment, hashes[exp.base_experiment])
+        hashes[exp.name] = digest(inputs)
         meta = metadata_inputs(exp)
         desired.append(
             Desired(
@@ -108,14 +117,18 @@ def load(ws: Workspace, target: Target, *, only: Sequence[str] = ()) -> Loaded:
                 metadata=meta,
                 metadata_hash=digest(meta),
                 estimate=estimate(ws, target, exp, prepared),
-                api_model=_local_model_dir(ws, target, exp.model),
+                api_model=None if exp.base_experiment else _local_model_dir(ws, target, exp.model),
                 suites=tuple(suites[n] for n in exp.evals if n in suites),
             )
         )
     # A suite rendered from a training data file meets that file's errors again: each is reported once.
     reported = {(d.file, d.line) for d in diags if d.severity is Severity.ERROR}
     diags += [d for d in suite_diags if (d.file, d.line) not in reported]
-    return Loaded(tuple(experiments), tuple(desired), tuple(diags))
+    return Loaded(
+        tuple(e for e in experiments if e.name in wanted),
+        tuple(d for d in desired if d.experiment.name in wanted),
+        tuple(diags),
+    )
 
 
 def _suites(ws: Workspace, experiments: Sequence[Experiment]) -> tuple[dict[str, Suite], list[Diagnostic]]:

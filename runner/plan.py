@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from runner import chains
 from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
@@ -17,7 +18,9 @@ from runner.evals.planning import Comparison, EvalStep, PromoteStep, plan_evals
 from runner.evals.suite import Suite
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
+from runner.moves import plan_moves
 from runner.remote import RemoteJob, Snapshot
+from runner.selection import Selection
 from runner.spec import Experiment
 from runner.state import Run, State
 
@@ -25,6 +28,7 @@ PLAN_FORMAT_VERSION = 1
 
 
 class Action(enum.StrEnum):
+    MOVE = "move"  # moved_from: the experiment takes its new name in state (nothing retrains)
     CREATE = "create"
     RETRAIN = "retrain"
     ADOPT = "adopt"
@@ -37,9 +41,10 @@ class Action(enum.StrEnum):
     NOOP = "no-op"
 
 
-# The order in which apply walks changes: removals first (they free capacity; a model is deleted while state still
-# names it), then new jobs, then bookkeeping.
+# The order in which apply walks changes: renames first (every other change names the new name), then removals (they
+# free capacity; a model is deleted while state still names it), then new jobs, then bookkeeping.
 APPLY_ORDER = (
+    Action.MOVE,
     Action.DELETE_MODEL,
     Action.CANCEL,
     Action.FORGET,
@@ -100,6 +105,8 @@ class Change:
     file: str | None = None
     line: int | None = None
     notes: tuple[str, ...] = ()
+    moved_from: str | None = None  # move: the experiment's previous name
+    depth: int = 0  # how many experiments it builds on (a chain): upstream ones are applied first
     evaluate: EvalStep | None = None  # an evaluate change: the suite and the models it runs on
     promote: PromoteStep | None = None  # a promote change: the alias, the run and the gate
 
@@ -159,6 +166,7 @@ class Plan:
     retrain: tuple[str, ...] = ()
     mode: Mode = Mode.APPLY
     delete_models: bool = False  # destroy mode: the plan deletes the fine-tuned models too
+    selection: Selection | None = None  # --select: only these experiments are planned; the others are left alone
     target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
     evals: tuple[Comparison, ...] = ()  # the eval table: each suite's figures per experiment
@@ -186,7 +194,14 @@ class Plan:
         return out
 
     def ordered(self) -> list[Change]:
-        return sorted(self.actionable, key=lambda c: (APPLY_ORDER.index(c.action), c.experiment))
+        """In APPLY_ORDER; jobs to adopt or create go upstream first (a chain's base before what builds on it)."""
+
+        def key(c: Change) -> tuple[int, int, int, str]:
+            i = APPLY_ORDER.index(c.action)
+            builds = c.action in (Action.ADOPT, Action.RETRAIN, Action.CREATE)
+            return (APPLY_ORDER.index(Action.ADOPT) if builds else i, c.depth if builds else 0, i, c.experiment)
+
+        return sorted(self.actionable, key=key)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -236,16 +251,37 @@ def make_plan(
     diagnostics: Sequence[Diagnostic] = (),
     mode: Mode = Mode.APPLY,
     delete_models: bool = False,
+    selection: Selection | None = None,
     target_notes: Sequence[str] = (),
 ) -> Plan:
     """What apply would do. In destroy mode `desired` is ignored: everything in state is removed, and with
-    `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise)."""
+    `delete_models` every fine-tuned model state names is deleted too (they are kept otherwise).
+
+    With a `selection`, only the experiments it names are planned: one it leaves out is neither created nor
+    removed, whatever its spec or state says."""
     if mode is Mode.DESTROY:
         desired = ()
-    changes: list[Change] = []
+    if selection is not None:
+        desired = [d for d in desired if d.experiment.name in selection]
+    state, moves, move_diags = plan_moves(desired, state)
+    move_diags = (*move_diags, *chains.missing_bases(desired, state))
+    if selection is not None:
+        state = replace(state, experiments={k: v for k, v in state.experiments.items() if k in selection})
+    changes: list[Change] = [
+        Change(
+            Action.MOVE,
+            m.new,
+            f"renamed from {m.old} (moved_from)",
+            moved_from=m.old,
+            file=m.file,
+            line=m.line,
+            notes=m.notes,
+        )
+        for m in moves
+    ]
     refresh: list[Refresh] = []
     drift: list[Drift] = []
-    diags = list(diagnostics)
+    diags = [*diagnostics, *move_diags]
 
     # Refresh and drift: compare every run state knows with what the target says now.
     for name, es in sorted(state.experiments.items()):
@@ -264,10 +300,11 @@ def make_plan(
                 drift.append(Drift(name, run.job_id, run.status, job.status, "the job was cancelled outside ftrun"))
 
     by_name = {d.experiment.name: d for d in desired}
+    depth = chains.depths(d.experiment for d in desired)
     comparisons: list[Comparison] = []
     for name in sorted(by_name):
         change = _plan_experiment(by_name[name], state, snapshot, workspace=workspace, retrain=name in retrain)
-        changes.append(change)
+        changes.append(replace(change, depth=depth[name]) if depth[name] else change)
         found, evals_of = _plan_evals(by_name[name], change, state, snapshot)
         changes += found
         comparisons += evals_of.comparisons
@@ -369,6 +406,7 @@ def make_plan(
         retrain=tuple(sorted(retrain)),
         mode=mode,
         delete_models=delete_models,
+        selection=selection,
         evals=tuple(comparisons),
         target_notes=tuple(target_notes),
     )
@@ -421,7 +459,7 @@ def _eval_reason(step: EvalStep, trains: bool, candidate: Run | None) -> str:
 
 
 def _signature(changes: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model")
+    keys = ("action", "experiment", "training_hash", "job_id", "supersedes", "model", "moved_from")
     return sorted(
         (*(c.get(k) for k in keys), *_eval_signature(c)) for c in changes if c.get("action") != Action.NOOP.value
     )
@@ -446,6 +484,8 @@ def stale_reasons(saved: Mapping[str, Any], fresh: Plan) -> list[str]:
             continue  # no state yet, then or now: the lineage is not set until the first write
         if saved.get(key) != now[key]:
             reasons.append(f"the state's {key} is {now[key]!r}, the plan was made at {saved.get(key)!r}")
+    if (saved.get("selection") or None) != now["selection"]:
+        reasons.append("it was made for another selection of experiments")
     if set(saved.get("data") or {}) != set(now["data"]):
         reasons.append("the data it was made from changed")
     if not reasons and _signature(saved.get("changes") or []) != _signature(now["changes"]):
@@ -520,8 +560,8 @@ def _plan_experiment(d: Desired, state: State, snapshot: Snapshot, *, workspace:
             return replace(base, action=Action.ADOPT, reason=why, job_id=earlier.job_id, supersedes=active)
     if cur.training_hash != d.training_hash:
         fields = diff(cur.inputs, d.inputs)
-        named = ", ".join(f.path for f in fields) or "training inputs"
-        return replace(spend, action=Action.RETRAIN, reason=f"{named} changed", fields=fields, supersedes=active)
+        why = chains.changed(fields, d.inputs)
+        return replace(spend, action=Action.RETRAIN, reason=why, fields=fields, supersedes=active)
     if retrain:
         return replace(spend, action=Action.RETRAIN, reason="retrain requested (--retrain)", supersedes=active)
     notes: tuple[str, ...] = ()

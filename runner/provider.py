@@ -263,6 +263,19 @@ class OpenAIProvider:
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
         return self._call("listing files", lambda: self._find_file(filename, size))
 
+    def file_sha256(self, file_id: str) -> str | None:
+        def run() -> str | None:
+            try:
+                content = self._client.files.content(file_id)
+            except (openai.NotFoundError, openai.BadRequestError, openai.PermissionDeniedError):
+                return None  # gone, or a host that does not let fine-tune files be downloaded (OpenAI)
+            digest = hashlib.sha256()
+            for chunk in content.iter_bytes():
+                digest.update(chunk)
+            return digest.hexdigest()
+
+        return self._call(f"reading the content of file {file_id}", run)
+
     def _find_file(self, filename: str, size: int) -> RemoteFile | None:
         for f in self._client.files.list(purpose="fine-tune"):
             if f.filename == filename and int(f.bytes or 0) == size:
@@ -337,6 +350,9 @@ class OpenAIProvider:
         )
 
     # -- models ----------------------------------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        return self._call("listing models", lambda: [m.id for m in self._client.models.list()])
+
     def delete_model(self, model: str) -> bool:
         def run() -> bool:  # retried by the SDK: a model deleted twice is deleted (then not found: False)
             failpoint(before(failpoints.MODEL_DELETE))

@@ -34,6 +34,8 @@ class RemoteJob:
     training_file: str | None = None
     validation_file: str | None = None
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)  # as the target resolved them ("auto" filled in)
+    method_type: str | None = None  # supervised | dpo | reinforcement, when the target says
+    seed: int | None = None
     suffix: str | None = None  # as the job was created with it (OpenAI echoes it as `user_provided_suffix`)
 
     @property
@@ -61,6 +63,8 @@ class RemoteJob:
             training_file=j.get("training_file"),
             validation_file=j.get("validation_file"),
             hyperparameters=dict(resolved or {}),
+            method_type=method.get("type"),
+            seed=j.get("seed"),
             suffix=_text(j.get("user_provided_suffix") or j.get("suffix")),
         )
 
@@ -184,6 +188,12 @@ class Provider(Protocol):
     def get_file(self, file_id: str) -> RemoteFile | None: ...
 
     def find_file(self, filename: str, size: int) -> RemoteFile | None: ...
+
+    def file_sha256(self, file_id: str) -> str | None:
+        """The sha256 of a file's content; None when it is gone or the target does not let it be read."""
+
+    def list_models(self) -> list[str]:
+        """The ids of every model the target offers (base models, fine-tuned models, checkpoints)."""
 
     def upload_file(self, path: Path, filename: str, on_sent: Callable[[int], None] | None = None) -> RemoteFile:
         """Upload `path` as `filename`; `on_sent` is told the bytes sent so far, as they go."""

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from runner import chains, method_forms, sweeps
 from runner.datasets import DataSpec, Split
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.evals.gate import Promotion
+from runner.moves import move_errors
 from runner.schemacheck import check
 from runner.workspace import CONFIG_FILE, Workspace
 from runner.yamlsource import Located, load_yaml
@@ -55,6 +58,11 @@ class Experiment:
     labels: tuple[str, ...] = ()
     integrations: tuple[Mapping[str, Any], ...] = ()
     lines: Mapping[str, int] = field(default_factory=dict)  # top-level field -> line in `file`
+    moved_from: str | None = None  # the experiment's previous name (see runner.moves)
+    base_experiment: str | None = None  # `model: {experiment: NAME}`: trains on NAME's model (see runner.chains)
+    defaulted: frozenset[str] = frozenset()  # top-level fields that came from ftrun.yaml's `defaults:`
+    sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
+    sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
     evals: tuple[str, ...] = ()  # eval suites (evals/<suite>.yaml) its models are scored on
     promote: Promotion | None = None  # the alias its runs are promoted to, and the gate
 
@@ -134,15 +142,16 @@ def _merge_defaults(data: dict[str, Any], defaults: Mapping[str, Any]) -> tuple[
     return merged, from_defaults
 
 
-def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[Diagnostic]]:
+def load_experiment(path: Path, ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]:
+    """The experiment a spec file declares (one per combination of values when it has a `matrix:`)."""
     rel = ws.relative(path)
     try:
         located = load_yaml(path, rel)
     except SpecError as e:
-        return None, list(e.diagnostics)
+        return [], list(e.diagnostics)
     if not isinstance(located.data, dict):
         found = "an empty file" if located.data is None else f"a {type(located.data).__name__}"
-        return None, [
+        return [], [
             Diagnostic(
                 Severity.ERROR,
                 f"an experiment must be a mapping of fields, found {found}",
@@ -151,24 +160,74 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
                 check="wrong-type",
             )
         ]
+    data, lines_by_path, diags = method_forms.normalise(located.data, located.lines, file=rel)
+    if diags:
+        return [], diags
+    located = Located(data, rel, lines_by_path)
     declared = located.data.get("name")
     name: str = declared if isinstance(declared, str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
     # Values that came from ftrun.yaml's defaults were checked, at their own lines, when the workspace loaded.
     diags = check(Located(merged, rel, located.lines), "experiment", experiment=name, skip=from_defaults)
     if diags:
-        return None, diags
+        return [], diags
+    if "matrix" in merged:
+        return _sweep(name, merged, located, from_defaults)
+    exp, problems = _experiment(name, merged, located, from_defaults)
+    return ([exp] if exp else []), problems
+
+
+def _sweep(
+    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]
+) -> tuple[list[Experiment], list[Diagnostic]]:
+    """One experiment per combination of the matrix's values, each checked with the values it was given."""
+    matrix_line = located.key_line(("matrix",))
+    combinations = math.prod(len(v) for v in merged["matrix"].values())
+    where = {"file": located.file, "line": matrix_line, "experiment": name}
+    if combinations > sweeps.MAX_VARIANTS:
+        message = f"the matrix makes {combinations} experiments, more than {sweeps.MAX_VARIANTS}"
+        return [], [Diagnostic(Severity.ERROR, message, check="bad-matrix", **where)]  # type: ignore[arg-type]
+    if merged.get("moved_from") is not None:
+        message = "a spec with a matrix cannot be moved_from another experiment (move each variant with ftrun state mv)"
+        return [], [Diagnostic(Severity.ERROR, message, check="bad-matrix", **where)]  # type: ignore[arg-type]
+    experiments: list[Experiment] = []
+    diags: list[Diagnostic] = []
+    variants = sweeps.expand(name, merged, located.lines)
+    names = [v.name for v in variants]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # values that read the same, such as 1 and "1"
+        message = f"two combinations of the matrix would both be named {twice[0]}: write their values apart"
+        return [], [Diagnostic(Severity.ERROR, message, check="bad-matrix", **where)]  # type: ignore[arg-type]
+    for v in variants:
+        swept = {path[0] for path in v.lines}
+        lines = {**located.lines, **v.lines}
+        at = Located(v.data, located.file, lines)
+        found = check(at, "experiment", experiment=v.name, skip=from_defaults - swept)
+        diags += [d for d in found if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
+        if not found:
+            exp, problems = _experiment(v.name, v.data, at, from_defaults - swept)
+            diags += [d for d in problems if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
+            if exp is not None:
+                experiments.append(replace(exp, sweep=name, sweep_values=v.values))
+    return (experiments if not diags else []), diags
+
+
+def _experiment(
+    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]
+) -> tuple[Experiment | None, list[Diagnostic]]:
     lines = {key: located.key_line((key,)) for key in located.data}
     for key in from_defaults:
         lines.setdefault(key, 1)
+    chained = merged["model"] if isinstance(merged["model"], dict) else None
     evals = tuple(merged.get("evals") or ())
-    promotion = _promotion(merged.get("promote"), evals, rel, lines.get("promote", 1), name)
+    promotion = _promotion(merged.get("promote"), evals, located.file, lines.get("promote", 1), name)
     if isinstance(promotion, Diagnostic):
         return None, [promotion]
     exp = Experiment(
         name=name,
-        file=rel,
-        model=merged["model"],
+        file=located.file,
+        model=merged["model"] if chained is None else "",  # a chain's root model, once runner.chains resolves it
+        base_experiment=chained["experiment"] if chained else None,
         training_file=_data_spec(merged["training_file"], located, "training_file"),
         validation_file=_data_spec(merged["validation_file"], located, "validation_file")
         if merged.get("validation_file") is not None
@@ -181,6 +240,8 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[Experiment | None, list[
         labels=tuple(merged.get("labels") or ()),
         integrations=tuple(merged.get("integrations") or ()),
         lines=lines,
+        moved_from=merged.get("moved_from"),
+        defaulted=frozenset(from_defaults),
         evals=evals,
         promote=promotion,
     )
@@ -195,26 +256,28 @@ def load_experiments(ws: Workspace) -> tuple[list[Experiment], list[Diagnostic]]
     diags: list[Diagnostic] = []
     by_name: dict[str, Experiment] = {}
     for path in files:
-        exp, found = load_experiment(path, ws)
+        found_experiments, found = load_experiment(path, ws)
         diags += found
-        if exp is None:
-            continue
-        if exp.name in by_name:
-            first = by_name[exp.name]
-            diags.append(
-                Diagnostic(
-                    Severity.ERROR,
-                    f"two experiments are named '{exp.name}': {first.file} and {exp.file}",
-                    file=exp.file,
-                    line=exp.line("name"),
-                    experiment=exp.name,
-                    check="duplicate-name",
-                    hint="give one of them another `name:` (or rename the file)",
+        for exp in found_experiments:
+            if exp.name in by_name:
+                first = by_name[exp.name]
+                diags.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"two experiments are named '{exp.name}': {first.file} and {exp.file}",
+                        file=exp.file,
+                        line=exp.line("name"),
+                        experiment=exp.name,
+                        check="duplicate-name",
+                        hint="give one of them another `name:` (or rename the file)",
+                    )
                 )
-            )
-            continue
-        by_name[exp.name] = exp
-        experiments.append(exp)
+                continue
+            by_name[exp.name] = exp
+            experiments.append(exp)
+    diags += move_errors(experiments)
+    experiments, chain_diags = chains.resolve(experiments)
+    diags += chain_diags
     if not files:
         diags.append(
             Diagnostic(

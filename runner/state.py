@@ -114,6 +114,12 @@ class State:
     def without_experiment(self, name: str) -> State:
         return replace(self, experiments={k: v for k, v in self.experiments.items() if k != name})
 
+    def renamed(self, old: str, new: str) -> State:
+        """The experiment `old` under the name `new`, with everything recorded under it (runs, models, metadata)."""
+        exps = {k: v for k, v in self.experiments.items() if k != old}
+        exps[new] = replace(self.experiments[old], name=new)
+        return replace(self, experiments=exps)
+
     def with_run(self, experiment: str, run: Run, *, current: bool = True) -> State:
         """Add or replace a run (matched by job id)."""
         exp = self.experiments[experiment]

@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 
+from runner import method_forms
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.profiles import PROFILES, Profile, default_flavor, resolve
 from runner.redact import redact_url
@@ -107,7 +108,7 @@ def _defaults_schema() -> dict[str, Any]:
     schema = dict(load_schema("experiment"))
     schema.pop("required", None)
     props = dict(schema["properties"])
-    for key in ("name", "description", "training_file"):
+    for key in ("name", "description", "training_file", "moved_from", "matrix"):
         props.pop(key)
     schema["properties"] = props
     return schema
@@ -118,6 +119,12 @@ def load_workspace(root: Path) -> Workspace:
     data = located.data if located.data is not None else {}
     located = Located(data, located.file, located.lines)
     diags = check(located, "workspace")
+    if not diags and isinstance(data.get("defaults"), dict):
+        defaults_data, lines, diags = method_forms.normalise(
+            data["defaults"], located.lines, file=CONFIG_FILE, prefix=("defaults",)
+        )
+        data = {**data, "defaults": defaults_data}
+        located = Located(data, located.file, lines)
     if not diags and isinstance(data.get("defaults"), dict):
         # `defaults` holds experiment fields: check them with the experiment schema, at their own lines.
         validator = jsonschema.Draft202012Validator(_defaults_schema())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +26,8 @@ class FakeProvider:
         self.fail_create_after_accept = False
         self.job_events: dict[str, list[JobEvent]] = {}
         self.job_checkpoints: dict[str, list[Checkpoint]] = {}
+        self.contents: dict[str, bytes] = {}
+        self.models = ["local/tiny"]
         # How a model answers a chat (by model id): a fine-tuned model without one says hi; a base model cannot chat.
         self.replies: dict[str, Callable[[Sequence[Mapping[str, Any]]], str]] = {}
         self.chat_calls = 0
@@ -78,7 +81,15 @@ class FakeProvider:
             created_at=next(self._clock),
         )
         self.files[f.id] = f
+        self.contents[f.id] = path.read_bytes()
         return f
+
+    def file_sha256(self, file_id: str) -> str | None:
+        content = self.contents.get(file_id)
+        return hashlib.sha256(content).hexdigest() if content is not None else None
+
+    def list_models(self) -> list[str]:
+        return [*self.models, *(j.fine_tuned_model for j in self.jobs.values() if j.fine_tuned_model)]
 
     def progress(self, job_id: str) -> Progress | None:
         return None

@@ -5,6 +5,7 @@ See planner_cases/README.md for the format. No workspace, no disk, no target: th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 from runner.datasets import Dataset, DataSpec
 from runner.plan import Action, Desired, Estimate, Mode, Plan, make_plan
 from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, TAG_WORKSPACE, RemoteJob, Snapshot
+from runner.selection import Selection
 from runner.spec import Experiment
 from runner.state import ExperimentState, Run, State
 
@@ -28,8 +30,9 @@ def _desired(name: str, d: dict[str, Any]) -> Desired:
     version = d["version"]
     data = Dataset("training", f"data/{name}.jsonl", Path(f"/nonexistent/{name}.jsonl"), f"sha-{version}", 100, 10)
     price = d.get("price", 0)
+    exp = Experiment(name, f"experiments/{name}.yaml", "local/tiny", DataSpec(path=f"data/{name}.jsonl"))
     return Desired(
-        experiment=Experiment(name, f"experiments/{name}.yaml", "local/tiny", DataSpec(path=f"data/{name}.jsonl")),
+        experiment=replace(exp, moved_from=d.get("moved_from"), lines={"moved_from": 3}),
         training=data,
         validation=None,
         inputs=_inputs(version, d.get("lr", 1)),
@@ -90,6 +93,7 @@ def plan_of(case: dict[str, Any]) -> Plan:
         budget_max_usd=options.get("budget_max_usd"),
         mode=Mode(options.get("mode", "apply")),
         delete_models=bool(options.get("delete_models")),
+        selection=Selection(("test",), (), tuple(sorted(options["select"]))) if "select" in options else None,
     )
 
 
@@ -98,7 +102,9 @@ def test_planner_case(path: Path) -> None:
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
     expect = case["expect"]
     plan = plan_of(case)
-    changes = {c.experiment: c for c in plan.changes if c.action is not Action.DELETE_MODEL}
+    changes = {c.experiment: c for c in plan.changes if c.action not in (Action.DELETE_MODEL, Action.MOVE)}
+    moves = sorted([c.moved_from, c.experiment] for c in plan.changes if c.action is Action.MOVE)
+    assert moves == sorted(expect.get("moves") or []), moves
     assert set(changes) == set(expect["changes"]), case["description"]
     for name, want in expect["changes"].items():
         got = changes[name]

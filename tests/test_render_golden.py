@@ -97,6 +97,7 @@ def test_plan_renderings_match_golden_files(workspace: Workspace, frozen_lineage
     check("plan.md", plan_markdown(plan))
     doc = json.loads(plan_json(plan))
     assert doc["summary"] == {
+        "move": 0,
         "create": 1,
         "retrain": 1,
         "adopt": 0,

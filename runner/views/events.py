@@ -52,6 +52,10 @@ def event_line(e: ev.Event) -> str | None:
             return f"[red]{escape(x)}[/red]: {what} {escape(m)}"
         case ev.StateUpdated(experiment=x, reason=why):
             return f"{escape(x)}: state updated ({escape(why)})"
+        case ev.WaitingForBase(experiment=x, base=base, job_id=job):
+            return f"{escape(x)}: waiting for {escape(base)} (job {escape(job)}) to finish, to train on its model"
+        case ev.ExperimentMoved(old=old, new=new):
+            return f"{escape(old)} → {escape(new)}: moved in state (runs and models carried over)"
         case ev.ExperimentForgotten(experiment=x, notes=notes):
             return f"{escape(x)}: forgotten" + (f" ({escape('; '.join(notes))})" if notes else "")
         case ev.SuiteEvaluated(experiment=x, suite=su, role=role, model=m, available=False, reason=why):

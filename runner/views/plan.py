@@ -17,6 +17,7 @@ from runner.views.evals import blocked_lines, eval_change_lines, plan_evals_mark
 from runner.views.figures import data_delta_text, estimate_text, money
 
 SYMBOL = {
+    Action.MOVE: ("~>", "cyan"),
     Action.CREATE: ("+", "green"),
     Action.RETRAIN: ("-/+", "yellow"),
     Action.ADOPT: ("<=", "cyan"),
@@ -30,6 +31,7 @@ SYMBOL = {
 }
 
 HEADLINE = {
+    Action.MOVE: "has moved",
     Action.CREATE: "will be created",
     Action.RETRAIN: "must be retrained",
     Action.ADOPT: "will adopt an existing job",
@@ -42,6 +44,7 @@ HEADLINE = {
 }
 
 SUMMARY_WORDS = {
+    Action.MOVE: "to move",
     Action.CREATE: "to create",
     Action.RETRAIN: "to retrain",
     Action.ADOPT: "to adopt",
@@ -54,7 +57,7 @@ SUMMARY_WORDS = {
 }
 
 # Counted in a summary only when the plan has some.
-OPTIONAL = (Action.DELETE_MODEL, Action.EVALUATE, Action.PROMOTE)
+OPTIONAL = (Action.MOVE, Action.DELETE_MODEL, Action.EVALUATE, Action.PROMOTE)  # shown only when planned
 
 
 def _value(v: Any) -> str:
@@ -68,11 +71,15 @@ def _value(v: Any) -> str:
 def _change_lines(c: Change, plan: Plan) -> list[str]:
     sym, colour = SYMBOL[c.action]
     lines = [f"  [bold]# {escape(c.experiment)}[/bold] {HEADLINE[c.action]}: {escape(c.reason)}"]
+    if c.action is Action.MOVE:
+        lines.append(f"  [{colour}]{sym}[/] {escape(c.moved_from or '')} → {escape(c.experiment)}")
+        lines += [f"        [dim]# {escape(note)}[/dim]" for note in c.notes]
+        return lines
     lines.append(f'  [{colour}]{sym}[/] experiment [bold]"{escape(c.experiment)}"[/bold] {{')
     if c.action in (Action.CREATE, Action.ADOPT) and c.inputs:
         inputs = c.inputs
         rows = [
-            ("model", _value(inputs.get("model"))),
+            ("model", _model(inputs.get("model"))),
             ("suffix", _value(inputs.get("suffix"))),
             ("method", _method(inputs.get("method"))),
             ("seed", _value(inputs.get("seed"))),
@@ -105,6 +112,13 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
     return lines
 
 
+def _model(model: Any) -> str:
+    """A base model, or `the model of experiment marv` for a chain."""
+    if isinstance(model, dict) and "experiment" in model:
+        return f"the model of experiment {model['experiment']}"
+    return _value(model)
+
+
 def _method(method: Any) -> str:
     """supervised (n_epochs=auto, batch_size=4)"""
     if not isinstance(method, dict):
@@ -134,8 +148,19 @@ def summary_line(plan: Plan) -> str:
     return f"[bold]Plan:[/bold] {', '.join(parts)}.{spend}."
 
 
+def selection_line(plan: Plan) -> str | None:
+    """`Selected (-s marv): marv. Other experiments are left as they are.`"""
+    if plan.selection is None:
+        return None
+    names = ", ".join(plan.selection.names)
+    return f"Selected ({plan.selection.describe()}): {names}. Other experiments are left as they are."
+
+
 def plan_text(plan: Plan) -> str:
     out: list[str] = []
+    selected = selection_line(plan)
+    if selected:
+        out += [f"[bold]{escape(selected)}[/bold]", ""]
     if plan.drift:
         out.append("[bold yellow]Note: jobs changed outside ftrun:[/bold yellow]")
         for d in plan.drift:
@@ -291,6 +316,9 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
     deltas = deltas or {}
     title = "destroy plan" if plan.mode is Mode.DESTROY else "plan"
     out = [_status_line(plan), "", f"### ftrun {title} for `{plan.workspace}` on target `{plan.target}`", ""]
+    selected = selection_line(plan)
+    if selected:
+        out += [selected, ""]
     if plan.target_notes:
         out += [*(f"> {_text(note)}" for note in plan.target_notes), ""]
     if plan.drift:
