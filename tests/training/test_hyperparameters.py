@@ -95,7 +95,13 @@ def test_memory_options_appear_only_when_given() -> None:
     assert settings("supervised", plain).max_seq_length is None
 
 
-def test_lora_base_rate_grows_as_models_shrink() -> None:
-    rates = [base_learning_rate("/models/m", True, n) for n in (10_000_000, 135_000_000, 7_000_000_000)]
+@pytest.mark.parametrize("lora", [True, False])
+def test_base_rate_grows_as_models_shrink(lora: bool) -> None:
+    rates = [base_learning_rate("/models/m", lora, n) for n in (10_000_000, 135_000_000, 7_000_000_000)]
     assert rates == sorted(rates, reverse=True) and len(set(rates)) == 3
-    assert base_learning_rate("/models/m", True, 135_000_000) == 1e-3  # reproduces SmolLM2-135M's trained answers
+    assert base_learning_rate("/models/m", lora, 135_000_000) > base_learning_rate("/models/m", lora, 7_000_000_000)
+
+
+def test_the_rates_that_reproduce_smollm2s_trained_answers() -> None:  # measured, see hyperparameters.py
+    assert base_learning_rate("/models/smollm2", True, 134_515_008) == 1e-3
+    assert base_learning_rate("/models/smollm2", False, 134_515_008) == 1e-4
