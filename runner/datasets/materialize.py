@@ -19,7 +19,8 @@ from runner.datasets.cleaning import READERS_VERSION, Cleaning
 from runner.datasets.conversations import example_of
 from runner.datasets.records import DataSpec
 from runner.datasets.sources import CONVERSATION_FORMATS, SourceError, read_records, source_format
-from runner.datasets.templates import TEMPLATES_DIR, RecordTemplate, TemplateFailure
+
+TEMPLATES_DIR = "templates"  # where templates live, relative to the workspace; they may include only files there
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ def render_lines(spec: DataSpec, root: Path, cleaning: Cleaning | None = None) -
         raise MaterializeError("a template needs a `source`", file=spec.file, line=spec.line, check="missing-source")
     template = None
     if spec.template is not None:
+        # Jinja2 is imported only when a record is rendered: a plan whose data is cached never loads it.
+        from runner.datasets.templates import RecordTemplate, TemplateFailure
+
         try:
             template = RecordTemplate.load(root, spec.template)
         except TemplateFailure as e:

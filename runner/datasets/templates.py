@@ -34,7 +34,8 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.utils import Namespace
 
-TEMPLATES_DIR = "templates"
+from runner.datasets.materialize import TEMPLATES_DIR
+
 MAX_OUTPUT_BYTES = 8 << 20  # one rendered record (a training example this long is far over any context limit)
 MAX_SECONDS = 2.0  # to render one record
 

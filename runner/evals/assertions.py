@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
-from rapidfuzz import fuzz
 
 TYPES = ("equals", "contains", "icontains", "not-contains", "regex", "json", "similar", "judge")
 NEEDS_VALUE = ("equals", "contains", "icontains", "not-contains", "regex", "similar")
@@ -147,6 +146,8 @@ def _judge(raw: Any) -> Judge:
 
 def similarity(answer: str, expected: str) -> float:
     """0..1: rapidfuzz's normalised Indel similarity of the two texts, ignoring case and surrounding space."""
+    from rapidfuzz import fuzz  # only where answers are scored
+
     return float(fuzz.ratio(answer.strip().casefold(), expected.strip().casefold())) / 100.0
 
 
