@@ -3,9 +3,8 @@
 Trains one small model (the tiny preset, on the example's Marv data) in a scratch workspace, then scores it on a
 suite of 200 cases × 3 samples in the same run: with requests sent one at a time, and with the target's concurrency
 (4 in flight by default), alternating for `--rounds` rounds. Prints cases per second for each beside the goal.
-Nothing is asserted. The built-in server generates one answer at a time (one lock around generation, torch using
-every core for it), so there concurrency can only overlap the requests' own overhead; hosts that answer several
-requests at once (OpenAI, vLLM) are where it pays.
+Nothing is asserted. The built-in server batches concurrent requests for one model into one `generate`, so
+concurrency pays there as it does on hosts that answer several requests at once (OpenAI, vLLM).
 
     python bench/eval_bench.py [--cases 200] [--repeat 3] [--concurrency 4] [--max-tokens 24] [--rounds 2]
 """

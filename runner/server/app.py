@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,12 +53,15 @@ def create_app(
     api_keys: Sequence[str] = (),
     start_worker: bool = True,
     max_workers: int = 1,
+    worker_stays: bool = False,
 ) -> flask.Flask:
     """Build the server on `data_dir` (created if missing).
 
     `api_keys`: when non-empty, every request needs `Authorization: Bearer <one of them>`. `start_worker`: start the
     detached worker process when jobs are waiting (turn off to drive `worker.Worker` in-process, as tests do).
-    `max_workers`: how many jobs the worker trains at once."""
+    `max_workers`: how many jobs the worker trains at once. `worker_stays` (`ftrun serve`): the worker, once started
+    (`ServerContext.wake_worker`), warms up and stays while this process runs, so the first job starts as quickly as
+    the next."""
     data = DataDir.at(Path(data_dir))
     store = Store(data.database)
     context = ServerContext(
@@ -67,6 +71,7 @@ def create_app(
         api_keys=tuple(api_keys),
         start_worker=start_worker,
         max_workers=max(1, max_workers),
+        server_pid=os.getpid() if worker_stays and start_worker else None,
     )
     app = flask.Flask("runner.server")
     app.config["FTRUN_MAX_FILE_BYTES"] = files.MAX_FILE_BYTES

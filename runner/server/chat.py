@@ -20,8 +20,8 @@ from runner.server.training import ChatStream, GenerationParams, TrainingFailed
 log = logging.getLogger("runner.server")
 
 MAX_N = 128
-# One request may ask for at most this many generated tokens in all (n × max_tokens): generation holds the model's
-# lock, so an unbounded request would keep every other chat waiting.
+# One request may ask for at most this many generated tokens in all (n × max_tokens): a batch runs as long as its
+# longest row, so an unbounded request would keep every other chat waiting.
 MAX_TOKENS_PER_REQUEST = 65_536
 MAX_STOP = 4
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})

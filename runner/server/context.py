@@ -28,6 +28,9 @@ class ServerContext:
     api_keys: tuple[str, ...]
     start_worker: bool
     max_workers: int
+    # `ftrun serve`'s process id: its worker starts with the app, warms up and stays while it runs (None: the worker
+    # starts when there is work, and exits when idle).
+    server_pid: int | None = None
     # The ports to the trainer package the web app uses; tests swap in fakes with `dataclasses.replace`.
     generate: Generate = training.generate
     stream: Stream = training.stream
@@ -39,9 +42,12 @@ class ServerContext:
         return self.base_directory(name, self.data.converted_models)
 
     def wake_worker(self) -> None:
-        """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests)."""
-        if self.start_worker and self.store.jobs_with_status(*ACTIVE_STATUSES):
-            start_worker(self.data, self.max_workers)
+        """Make sure queued work gets a worker (no-op when the app was built without one, as in unit tests); a serving
+        app's worker, whether or not there is work."""
+        if not self.start_worker:
+            return
+        if self.server_pid is not None or self.store.jobs_with_status(*ACTIVE_STATUSES):
+            start_worker(self.data, self.max_workers, self.server_pid)
 
 
 def ctx() -> ServerContext:

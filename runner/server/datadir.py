@@ -8,8 +8,10 @@
   jobs/<ftjob-id>/       a job's work directory, written by the trainer: checkpoints (the last three kept) and the
                          final model
   models/<sha256>/       GGUF base models converted to Hugging Face directories, by the file's sha256
+  models/preset-tokenizers/<sha256>/   preset tokenizers, by the hash of the text they were trained on
   worker.lock            held (flock) by the one live worker process
   worker.log             the worker's log, tracebacks of failed jobs included
+  worker.ready           the pid of a worker that has warmed up and stays with `ftrun serve`, while it runs
 ```
 Paths are only ever built from ids the server generated and that match their format (see `ids.is_valid_id`).
 """
@@ -63,6 +65,10 @@ class DataDir:
     @property
     def worker_lock(self) -> Path:
         return self.root / "worker.lock"
+
+    @property
+    def worker_ready(self) -> Path:
+        return self.root / "worker.ready"
 
     @property
     def worker_log(self) -> Path:

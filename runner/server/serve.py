@@ -13,11 +13,16 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from runner.diagnostics import FtrunError
 from runner.server.app import create_app
+from runner.server.context import ServerContext
+from runner.server.worker_launcher import wait_until_ready
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9527
 DEFAULT_DATA_DIR = Path(".ftrun") / "server"
 API_KEY_ENV = "FTRUN_SERVER_API_KEY"  # where `ftrun serve` reads its keys from (the command line shows in `ps`)
+
+# How long `serve` waits, before it listens, for its worker to be ready to train (torch and transformers imported).
+WORKER_READY_SECONDS = 60.0
 
 log = logging.getLogger("runner.server")
 
@@ -64,13 +69,18 @@ def serve(
     """Serve until interrupted. Raises `UnsafeBind` for a non-loopback host without API keys."""
     keys = tuple(k for k in api_keys if k)
     check_bind(host, keys)
-    app = create_app(Path(data_dir), api_keys=keys, max_workers=max_workers)
+    app = create_app(Path(data_dir), api_keys=keys, max_workers=max_workers, worker_stays=True)
     try:
         server = http_server(host, port, app)
     except OSError as e:  # the port is taken, or the address is not this machine's
         raise FtrunError(f"cannot listen on {host}:{port}: {e.strerror or e}", hint="choose another --port") from None
-    log.info("serving on http://%s:%d (data in %s)", host, server.server_port, Path(data_dir).resolve())
+    context = app.extensions["ftrun"]
+    assert isinstance(context, ServerContext)
     try:
+        context.wake_worker()  # the worker starts with the server; requests are answered once it is ready to train
+        if not wait_until_ready(context.data, WORKER_READY_SECONDS):
+            log.warning("the worker is not ready to train yet; jobs will wait for it (see %s)", context.data.worker_log)
+        log.info("serving on http://%s:%d (data in %s)", host, server.server_port, Path(data_dir).resolve())
         server.serve_forever()
     finally:
         server.server_close()

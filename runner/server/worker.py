@@ -1,7 +1,9 @@
 """The job worker: one detached process per data directory that validates files and trains queued jobs.
 
 Started by the app (`worker_launcher.start_worker`) whenever there is work and no live worker; exits after it has
-been idle for a while. `python -m runner.server.worker --data-dir DIR [--max-workers N] [--idle-exit SECONDS]`.
+been idle for a while. `ftrun serve` starts its worker with the server instead (`--server-pid`): that one warms up
+its libraries at once and stays while the server runs, so the first job trains as soon as the next would.
+`python -m runner.server.worker --data-dir DIR [--max-workers N] [--idle-exit SECONDS] [--server-pid PID]`.
 
 On start it recovers jobs a dead worker left `running`: each is queued again to resume from its latest checkpoint,
 or failed once it has been interrupted `MAX_INTERRUPTIONS` times. `Worker` can also be driven in-process with an
@@ -28,7 +30,7 @@ from runner.server.datadir import DataDir
 from runner.server.job_runner import HyperparameterResolver, JobRunner, Trainer
 from runner.server.job_transitions import Transition
 from runner.server.store import ACTIVE_STATUSES, Store
-from runner.server.worker_lock import WorkerLock
+from runner.server.worker_lock import WorkerLock, process_running
 
 log = logging.getLogger("runner.server.worker")
 
@@ -108,7 +110,9 @@ class Worker:
             time.sleep(0.01)
 
     # -- the process --------------------------------------------------------------------------------------------
-    def serve(self, idle_exit: float = DEFAULT_IDLE_EXIT_SECONDS) -> int:
+    def serve(self, idle_exit: float = DEFAULT_IDLE_EXIT_SECONDS, server_pid: int | None = None) -> int:
+        """Work until idle for `idle_exit` seconds; with `server_pid`, warm up first, and stay while that process
+        runs (then exit once idle)."""
         lock = WorkerLock(self.data.worker_lock)
         if not lock.acquire():
             log.info("another worker holds %s; exiting", self.data.worker_lock)
@@ -116,6 +120,9 @@ class Worker:
         log.info("worker started for %s (max_workers=%d)", self.data.root, self.max_workers)
         self._stop_on_signals()
         try:
+            if server_pid is not None:
+                _warm_up()
+                self.data.worker_ready.write_text(str(os.getpid()))
             while True:
                 self.recover()
                 idle_since = time.monotonic()
@@ -124,7 +131,7 @@ class Worker:
                         return self._stop()
                     if self.step():
                         idle_since = time.monotonic()
-                    elif time.monotonic() - idle_since >= idle_exit:
+                    elif _idle_over(idle_since, idle_exit, server_pid):
                         break
                     time.sleep(POLL_SECONDS)
                 # Let go of the lock, then look once more: work queued by an app that saw the lock still held
@@ -134,6 +141,8 @@ class Worker:
                     log.info("worker idle; exiting")
                     return 0
         finally:
+            if server_pid is not None:
+                self.data.worker_ready.unlink(missing_ok=True)
             lock.release()
 
     def _stop_on_signals(self) -> None:
@@ -154,6 +163,25 @@ class Worker:
         return 0
 
 
+def _warm_up() -> None:
+    started = time.monotonic()
+    try:
+        training.warm_up()
+    except ImportError as e:  # jobs will say what is missing when they try to train
+        log.warning("cannot warm up for training: %s", e)
+        return
+    except Exception:  # jobs still run; they pay for what the warm-up did not do
+        log.exception("warming up for training failed")
+        return
+    log.info("ready to train (warmed up in %.1f s)", time.monotonic() - started)
+
+
+def _idle_over(idle_since: float, idle_exit: float, server_pid: int | None) -> bool:
+    if server_pid is not None:
+        return not process_running(server_pid)
+    return time.monotonic() - idle_since >= idle_exit
+
+
 def _load_trainer(module_name: str) -> tuple[Trainer, HyperparameterResolver]:
     module = importlib.import_module(module_name)
     return cast(Trainer, module.train), cast(HyperparameterResolver, module.resolve_hyperparameters)
@@ -170,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"seconds idle before exiting (default: ${IDLE_EXIT_ENV} or {DEFAULT_IDLE_EXIT_SECONDS:g})",
     )
     parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="the `ftrun serve` process this worker belongs to: warm up at once and stay while it runs",
+    )
+    parser.add_argument(
         "--trainer-module",
         default="runner.server.training",
         help="the module providing train() and resolve_hyperparameters() (default: %(default)s)",
@@ -180,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = Worker(
         DataDir.at(args.data_dir), trainer=trainer, resolve_hyperparameters=resolver, max_workers=args.max_workers
     )
-    return worker.serve(idle_exit=args.idle_exit)
+    return worker.serve(idle_exit=args.idle_exit, server_pid=args.server_pid)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import runner
 from runner.server.datadir import DataDir
-from runner.server.worker_lock import worker_alive
+from runner.server.worker_lock import process_running, worker_alive
 
 # The package root, so the worker imports the same `runner` as the app even when it is not installed.
 _PACKAGE_ROOT = Path(runner.__file__).resolve().parent.parent
@@ -24,8 +24,9 @@ _children: list[tuple[Path, subprocess.Popen[bytes], float]] = []
 STARTUP_GRACE_SECONDS = 5.0
 
 
-def start_worker(data: DataDir, max_workers: int) -> bool:
-    """Spawn `python -m runner.server.worker` in its own session unless a worker holds the lock.
+def start_worker(data: DataDir, max_workers: int, server_pid: int | None = None) -> bool:
+    """Spawn `python -m runner.server.worker` in its own session unless a worker holds the lock; with `server_pid`
+    (the `ftrun serve` process), one that warms up at once and stays while that process runs.
 
     Returns whether a process was started. Two racing starts are harmless: the loser fails to take the lock and
     exits at once."""
@@ -47,6 +48,7 @@ def start_worker(data: DataDir, max_workers: int) -> bool:
                 str(data.root),
                 "--max-workers",
                 str(max_workers),
+                *(() if server_pid is None else ("--server-pid", str(server_pid))),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -58,3 +60,22 @@ def start_worker(data: DataDir, max_workers: int) -> bool:
         )
     _children.append((data.root, child, time.monotonic()))
     return True
+
+
+def wait_until_ready(data: DataDir, timeout: float) -> bool:
+    """Wait for a worker started with a `server_pid` to have warmed up (it writes its pid to `worker.ready`).
+    Returns whether it did within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pid = int(data.worker_ready.read_text())
+        except (OSError, ValueError):
+            pid = None
+        if pid is not None and worker_alive(data.worker_lock) and process_running(pid):
+            return True
+        if not any(root == data.root and c.poll() is None for root, c, _ in _children) and not worker_alive(
+            data.worker_lock
+        ):
+            return False  # no worker is starting: nothing to wait for
+        time.sleep(0.05)
+    return False

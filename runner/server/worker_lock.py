@@ -46,3 +46,14 @@ def worker_alive(path: Path) -> bool:
         probe.release()
         return False
     return True
+
+
+def process_running(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and someone else's
+        return True
+    return True

@@ -174,3 +174,21 @@ def test_a_worker_told_to_stop_requeues_its_job_and_records_nothing_more(
     assert done.status == "succeeded", done.error
     rows = client.files.content(done.result_files[0]).text.splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == list(range(1, 151))
+
+
+def test_ftrun_serve_starts_a_warm_worker_that_stays_while_it_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from processes import serving
+
+    monkeypatch.setenv("FTRUN_WORKER_IDLE_SECONDS", "0.5")  # a worker started for work would be gone long before
+    data_dir = tmp_path / "data"
+    lock = data_dir / "worker.lock"
+    with serving(data_dir):  # answers once its worker is ready to train
+        assert worker_alive(lock)
+        assert "ready to train" in (data_dir / "worker.log").read_text()
+        assert (data_dir / "worker.ready").is_file()
+        time.sleep(2.0)
+        assert worker_alive(lock)  # idle, and still there
+    wait_for(lambda: not worker_alive(lock), what="the worker to exit with the server")
+    assert not (data_dir / "worker.ready").exists()

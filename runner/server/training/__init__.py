@@ -163,6 +163,13 @@ def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
     return _train(request, hooks)
 
 
+def warm_up() -> None:
+    """Import and exercise what training needs (torch, transformers, peft, tokenizers), ahead of the first job."""
+    from runner.server.training.warm_up import warm_up as _warm_up
+
+    _warm_up()
+
+
 def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> Completion:
     from runner.server.training.inference import generate as _generate
 

@@ -1,25 +1,30 @@
 """Chat completions from a trained model directory (full weights or a LoRA adapter), whole or streamed, with a small
 model cache.
 
-One lock serialises loading and generation: torch already uses every core it is given for one request, and the
-cache and the global RNG (seeded sampling) must not be shared between threads mid-request.
+Requests are tokenized in their own threads and generated together with concurrent requests for the same model by
+`generation_batcher` (one thread, one batched `generate` at a time); this module turns each request's tokens into
+text pieces. A lock serialises loading models into the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from runner.server.training import ChatStream, Completion, Generation, GenerationParams, StreamPiece, TrainingFailed
 from runner.server.training.examples import normalise_message
+from runner.server.training.generation_batcher import Item, Row, batcher, sampler
+from runner.server.training.models import load_model, load_tokenizer
 from runner.server.training.runtime import configure_torch
 
 CACHE_SIZE = 3
-_lock = threading.Lock()
+_load_lock = threading.Lock()
 _cache: OrderedDict[tuple[str, float], tuple[Any, Any]] = OrderedDict()
 
 
@@ -32,8 +37,6 @@ def _cache_key(model_dir: Path) -> tuple[str, float]:
 
 
 def _loaded(model_dir: Path) -> tuple[Any, Any]:
-    from runner.server.training.models import load_model, load_tokenizer
-
     key = _cache_key(model_dir)
     if key in _cache:
         _cache.move_to_end(key)
@@ -53,7 +56,7 @@ def _loaded(model_dir: Path) -> tuple[Any, Any]:
 
 
 def clear_cache() -> None:
-    with _lock:
+    with _load_lock:
         _cache.clear()
 
 
@@ -81,90 +84,133 @@ def _check(params: GenerationParams) -> None:
         raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
 
 
-def _prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> Any:
-    import torch
-
+def _prompt_ids(tokenizer: Any, messages: Sequence[Mapping[str, Any]]) -> list[int]:
     chat = [normalise_message(m, f"messages[{i}]", "messages") for i, m in enumerate(messages)]
     prompt = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-    return torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], dtype=torch.long)
+    return list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
 
-def _generation_config(params: GenerationParams, stop_ids: list[int], pad_token_id: int | None, sequences: int) -> Any:
-    from transformers import GenerationConfig
-
-    greedy = params.temperature == 0
-    return GenerationConfig(
-        max_new_tokens=params.max_tokens,
-        do_sample=not greedy,
-        temperature=None if greedy else params.temperature,
-        top_p=None if greedy else params.top_p,
-        top_k=None,
-        num_return_sequences=sequences,
-        eos_token_id=stop_ids,
-        pad_token_id=pad_token_id,
-    )
+def _rows(model: Any, tokenizer: Any, prompt: list[int], params: GenerationParams, streamed: bool) -> list[Row]:
+    """The sequences a request generates: one for a greedy request (every choice is that one), one per choice when
+    sampled, each with its own generator (choice i of a seeded request draws from seed + i)."""
+    sink: queue.Queue[Item] = queue.Queue()
+    common = {
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": params.max_tokens,
+        "stop_ids": frozenset(_stop_ids(model, tokenizer)),
+        "pad_token_id": tokenizer.pad_token_id,
+        "sink": sink,
+        "streamed": streamed,
+    }
+    if params.temperature == 0:
+        return [Row(choice=0, **common)]
+    return [
+        Row(
+            choice=i,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            generator=sampler(model.device, None if params.seed is None else params.seed + i),
+            **common,
+        )
+        for i in range(params.n)
+    ]
 
 
 def generate(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> Completion:
-    """Answer `messages` with `params.n` choices; greedy when temperature is 0."""
-    import torch
-
-    _check(params)
-    configure_torch()
-    with _lock:
-        model, tokenizer = _loaded(model_dir)
-        input_ids = _prompt_ids(tokenizer, messages).to(model.device)
-        stop_ids = _stop_ids(model, tokenizer)
-        greedy = params.temperature == 0
-        config = _generation_config(params, stop_ids, tokenizer.pad_token_id, 1 if greedy else params.n)
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
-        with torch.no_grad():
-            output = model.generate(
-                input_ids=input_ids, attention_mask=torch.ones_like(input_ids), generation_config=config
-            )
-    prompt_len = input_ids.shape[1]
-    rows = [output[0]] * params.n if greedy else list(output)
-    choices: list[Generation] = []
+    """Answer `messages` with `params.n` choices; greedy when temperature is 0. Batched with concurrent requests for
+    the same model (see `generation_batcher`)."""
+    answer = _open(model_dir, messages, params, streamed=False)
+    texts = [""] * params.n
+    finishes: list[Literal["stop", "length"]] = ["length"] * params.n
     completion_tokens = 0
-    for row in rows:
-        generated = row[prompt_len:].tolist()
-        ended = False
-        for i, token in enumerate(generated):
-            if token in stop_ids:
-                generated, ended = generated[:i], True
-                break
-        completion_tokens += len(generated) + (1 if ended else 0)
-        text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
-        choices.append(Generation(text, "stop" if ended or stopped else "length"))
-    return Completion(choices, prompt_len, completion_tokens)
+    with contextlib.closing(answer):
+        for piece in answer:
+            texts[piece.index] += piece.text
+            if piece.finish_reason is not None:
+                finishes[piece.index] = piece.finish_reason
+                completion_tokens += piece.completion_tokens
+    return Completion(
+        [Generation(t, f) for t, f in zip(texts, finishes, strict=True)], answer.prompt_tokens, completion_tokens
+    )
 
 
 def stream(model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams) -> ChatStream:
-    """Like `generate`, but piece by piece as tokens come out of the model (generation runs in a thread). Greedy
-    choices are one generation sent under every index; sampled choices are generated one after another."""
-    import torch
+    """Like `generate`, but piece by piece as tokens come out of the model. Greedy choices are one generation sent
+    under every index; sampled choices are generated side by side (their pieces interleave)."""
+    return _open(model_dir, messages, params, streamed=True)
 
+
+def _open(
+    model_dir: Path, messages: Sequence[Mapping[str, Any]], params: GenerationParams, *, streamed: bool
+) -> ChatStream:
     _check(params)
     configure_torch()
-    _lock.acquire()
-    try:
+    with _load_lock:
         model, tokenizer = _loaded(model_dir)
-        input_ids = _prompt_ids(tokenizer, messages).to(model.device)
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
-    except BaseException:
-        _lock.release()
-        raise
-    return ChatStream(int(input_ids.shape[1]), _pieces(model, tokenizer, input_ids, params), _lock.release)
+    prompt = _prompt_ids(tokenizer, messages)
+    rows = _rows(model, tokenizer, prompt, params, streamed)
+    batcher.submit(rows)
+
+    def cancel() -> None:
+        for row in rows:
+            row.cancelled.set()
+
+    indices = range(params.n) if params.temperature == 0 else None
+    return ChatStream(len(prompt), _pieces(tokenizer, rows, params, indices), cancel)
 
 
-def _pieces(model: Any, tokenizer: Any, input_ids: Any, params: GenerationParams) -> Iterator[StreamPiece]:
-    if params.temperature == 0:
-        yield from _one_generation(model, tokenizer, input_ids, params, range(params.n))
-    else:
-        for index in range(params.n):
-            yield from _one_generation(model, tokenizer, input_ids, params, (index,))
+@dataclass
+class _Choice:
+    """What a reader has seen of one row."""
+
+    generated: list[int] = field(default_factory=list)
+    sent: str = ""
+    finished: bool = False
+
+
+def _pieces(
+    tokenizer: Any, rows: list[Row], params: GenerationParams, greedy_indices: Sequence[int] | None
+) -> Iterator[StreamPiece]:
+    """Decode each row's tokens as they arrive; hold back what may still change (a partial character, the start of a
+    stop sequence); cut at a stop sequence (and cancel the row there)."""
+    sink = rows[0].sink
+    by_choice = {row.choice: row for row in rows}
+    seen = {row.choice: _Choice() for row in rows}
+    try:
+        while not all(c.finished for c in seen.values()):
+            item = sink.get()
+            if isinstance(item, BaseException):
+                raise item
+            choice, tokens = item
+            state, row = seen[choice], by_choice[choice]
+            if state.finished:
+                continue
+            indices = greedy_indices or (choice,)
+            ended = stopped = False
+            if tokens is not None:
+                for token in tokens:
+                    if token in row.stop_ids:
+                        ended = True
+                        break
+                    state.generated.append(token)
+            text, stopped = _cut(tokenizer.decode(state.generated, skip_special_tokens=True), params.stop)
+            if tokens is not None and not ended and not (stopped and row.streamed):
+                ready = text if stopped else text[: len(text) - _held_back(text, params.stop)]
+                if len(ready) > len(state.sent) and ready.startswith(state.sent):
+                    for index in indices:
+                        yield StreamPiece(index, ready[len(state.sent) :])
+                    state.sent = ready
+                continue
+            state.finished = True
+            row.cancelled.set()  # a stop sequence in a streamed row: nothing more is needed from it
+            rest = text[len(state.sent) :] if text.startswith(state.sent) else ""
+            finish: Literal["stop", "length"] = "stop" if ended or stopped else "length"
+            for index in indices:
+                yield StreamPiece(index, rest, finish, len(state.generated) + (1 if ended else 0))
+    finally:
+        for row in rows:
+            row.cancelled.set()
 
 
 def _held_back(text: str, stops: Sequence[str]) -> int:
@@ -177,77 +223,3 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
                 held = max(held, k)
                 break
     return held
-
-
-def _one_generation(
-    model: Any, tokenizer: Any, input_ids: Any, params: GenerationParams, indices: Sequence[int]
-) -> Iterator[StreamPiece]:
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    stop_ids = _stop_ids(model, tokenizer)
-    tokens: queue.Queue[list[int] | BaseException | None] = queue.Queue()
-    cancelled = threading.Event()
-
-    class Sink:  # transformers' streamer interface: the prompt first, then each new token
-        prompt_seen = False
-
-        def put(self, value: Any) -> None:
-            if not self.prompt_seen:
-                self.prompt_seen = True
-                return
-            tokens.put([int(t) for t in value.reshape(-1).tolist()])
-
-        def end(self) -> None:
-            tokens.put(None)
-
-    class Cancelled(StoppingCriteria):
-        def __call__(self, ids: Any, scores: Any, **kwargs: Any) -> Any:
-            return torch.full((ids.shape[0],), cancelled.is_set(), dtype=torch.bool, device=ids.device)
-
-    def work() -> None:
-        try:
-            with torch.no_grad():
-                model.generate(
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
-                    generation_config=_generation_config(params, stop_ids, tokenizer.pad_token_id, 1),
-                    streamer=Sink(),
-                    stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                )
-        except BaseException as exc:  # handed to the reader, which raises it in the request's thread
-            tokens.put(exc)
-        finally:
-            tokens.put(None)
-
-    thread = threading.Thread(target=work, name="ftrun-generate", daemon=True)
-    thread.start()
-    generated: list[int] = []
-    sent = ""
-    ended = stopped = False
-    try:
-        while not (ended or stopped):
-            item = tokens.get()
-            if item is None:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            for token in item:
-                if token in stop_ids:
-                    ended = True
-                    break
-                generated.append(token)
-            text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
-            ready = text if ended or stopped else text[: len(text) - _held_back(text, params.stop)]
-            if len(ready) > len(sent) and ready.startswith(sent):
-                for index in indices:
-                    yield StreamPiece(index, ready[len(sent) :])
-                sent = ready
-        text, stopped = _cut(tokenizer.decode(generated, skip_special_tokens=True), params.stop)
-        rest = text[len(sent) :] if text.startswith(sent) else ""
-        finish: Literal["stop", "length"] = "stop" if ended or stopped else "length"
-        for index in indices:
-            yield StreamPiece(index, rest, finish, len(generated) + (1 if ended else 0))
-    finally:
-        cancelled.set()
-        thread.join()

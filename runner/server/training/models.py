@@ -168,14 +168,18 @@ def _directory_of(name: str) -> Path:
     return source.path
 
 
-def build_preset(preset: Preset, texts: list[str], seed: int, out_dir: Path) -> Path:
-    """Train the preset's tokenizer on `texts`, initialise the model from `seed` and save both to `out_dir`."""
+def build_preset(
+    preset: Preset, texts: list[str], seed: int, out_dir: Path, tokenizer_cache: Path | None = None
+) -> tuple[Any, Any]:
+    """Train the preset's tokenizer on `texts` (or take it from `tokenizer_cache`), initialise the model from `seed`,
+    save both to `out_dir` and return them (model, tokenizer), ready to train without loading them back."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from runner.server.training.tokenizer_builder import build_tokenizer
+    from runner.server.training.runtime import device
+    from runner.server.training.tokenizer_builder import cached_tokenizer
 
-    tokenizer = build_tokenizer(texts, preset.vocab_size)
+    tokenizer = cached_tokenizer(texts, preset.vocab_size, tokenizer_cache)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=preset.hidden_size,
@@ -191,13 +195,14 @@ def build_preset(preset: Preset, texts: list[str], seed: int, out_dir: Path) -> 
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model: Any = LlamaForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     tokenizer.save_pretrained(str(out_dir))
-    return out_dir
+    prepare_tokenizer(tokenizer)
+    return model.to(device()), tokenizer
 
 
 def max_length(model: Any) -> int:
