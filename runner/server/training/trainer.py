@@ -40,6 +40,7 @@ from runner.server.training.objectives import (
     SupervisedObjective,
     reference_logps,
 )
+from runner.server.training.packing import keeps_packed_examples_apart
 from runner.server.training.presets import get_preset
 from runner.server.training.runtime import configure_torch, seed_everything
 from runner.server.training.training_loop import LoopConfig, LoopOutcome, run
@@ -126,8 +127,9 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
     model, tokenizer = load_trainable(start_dir, config.lora, request.resume_from)
     _prepare(model, config)
     limit = _sequence_limit(model, config)
+    pack = keeps_packed_examples_apart(model, tokenizer.pad_token_id)
     objective = SupervisedObjective(
-        _encode_chats(tokenizer, examples, limit), _encode_chats(tokenizer, valid, limit), tokenizer.pad_token_id
+        _encode_chats(tokenizer, examples, limit), _encode_chats(tokenizer, valid, limit), tokenizer.pad_token_id, pack
     )
     if sum(e.trained_tokens for e in objective.train) == 0:
         raise TrainingFailed(
@@ -137,7 +139,8 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
         request.job_id, "supervised", str(start_dir), config.lora is not None, 0, 0, 0, 0, request.seed
     )
     loop = _loop_config(request, config, _learning_rate(request, config, model))
-    hooks.message("info", f"Training on {len(examples)} examples for {config.n_epochs} epochs")
+    layout = "packed" if pack else "length-grouped, padded"
+    hooks.message("info", f"Training on {len(examples)} examples for {config.n_epochs} epochs ({layout} batches)")
     outcome = run(model, tokenizer, objective, loop, hooks, state, request.resume_from)
     return _finish(request, outcome, model, tokenizer)
 

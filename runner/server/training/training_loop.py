@@ -91,7 +91,7 @@ def run(
             return LoopOutcome("paused", state, path)
         epoch, position = divmod(state.step, spe)
         if epoch != order_epoch:
-            order_epoch, order = epoch, epoch_batches(objective.n_train, config.batch_size, config.seed, epoch)
+            order_epoch, order = epoch, epoch_batches(objective.train_lengths, config.batch_size, config.seed, epoch)
         outcome = objective.step(model, order[position])
         loss = float(outcome.loss.detach())
         if not math.isfinite(loss):
