@@ -36,8 +36,8 @@ class Batch:
     position_ids: Any = None  # LongTensor [rows, T] when packed: restarting at 0 for each example
 
     def on(self, model: Any) -> Batch:
-        """The same batch on the model's device."""
-        device = model.device
+        """The same batch on the model's device (a DDP-wrapped model's too)."""
+        device = next(model.parameters()).device
 
         def to(t: Any) -> Any:
             return None if t is None else t.to(device)

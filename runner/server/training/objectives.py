@@ -17,6 +17,7 @@ class StepOutcome:
     loss: Any  # scalar tensor with a graph (training) or without (evaluation)
     accuracy: float | None
     tokens: int
+    weight: int  # what the loss is a mean over (labelled tokens, or pairs): weights it against other processes' parts
 
 
 class Objective(Protocol):
@@ -44,7 +45,7 @@ class SupervisedObjective:
     def step(self, model: Any, indices: Sequence[int]) -> StepOutcome:
         batch = self.batch([self.train[i] for i in indices])
         result = sft_loss(model, batch)
-        return StepOutcome(result.loss, result.accuracy, batch.tokens)
+        return StepOutcome(result.loss, result.accuracy, batch.tokens, result.counted)
 
     def evaluate(self, model: Any, indices: Sequence[int], chunk: int = 8) -> tuple[float, float | None]:
         """Token-weighted loss and accuracy over the validation examples at `indices`."""
@@ -98,7 +99,7 @@ class PreferenceObjective:
 
     def step(self, model: Any, indices: Sequence[int]) -> StepOutcome:
         loss, margin, tokens = self._loss(model, [self.train[i] for i in indices], [self.reference[i] for i in indices])
-        return StepOutcome(loss, None, tokens)
+        return StepOutcome(loss, None, tokens, len(indices))
 
     def evaluate(self, model: Any, indices: Sequence[int], chunk: int = 8) -> tuple[float, float | None]:
         total = 0.0

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner.server.training import Hooks, TrainingFailed, TrainingRequest, TrainingResult
+from runner.server.training import Hooks, TrainingFailed, TrainingRequest, TrainingResult, distributed
 from runner.server.training.checkpoint_io import TrainerState, read_state, save_model
 from runner.server.training.encoding import Encoded, encode_chat
 from runner.server.training.examples import (
@@ -50,6 +50,9 @@ def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
     configure_torch()
     config = settings(request.method, request.hyperparameters)
     request.work_dir.mkdir(parents=True, exist_ok=True)
+    processes = min(distributed.requested_processes(), config.batch_size)
+    if processes > 1 and request.method == "supervised" and distributed.current() is None:
+        return distributed.launch(request, hooks, processes)
     if request.method == "supervised":
         return _supervised(request, hooks, config)
     return _dpo(request, hooks, config)
@@ -109,7 +112,8 @@ def _finish(request: TrainingRequest, outcome: LoopOutcome, model: Any, tokenize
     if outcome.status != "succeeded":
         return TrainingResult(outcome.status, None, state.trained_tokens, state.step, outcome.pause_checkpoint)
     model_dir = request.work_dir / "model"
-    save_model(model_dir, model, tokenizer)
+    if distributed.is_main():
+        save_model(model_dir, model, tokenizer)
     return TrainingResult("succeeded", model_dir, state.trained_tokens, state.step)
 
 
@@ -120,9 +124,10 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
     if resumed is not None:
         start_dir = Path(resumed.base_dir)
     else:
-        start_dir, _ = start_directory(
-            request.base_model, chat_texts(examples), request.seed, request.work_dir, request.converted_models
-        )
+        with distributed.main_first():
+            start_dir, _ = start_directory(
+                request.base_model, chat_texts(examples), request.seed, request.work_dir, request.converted_models
+            )
     seed_everything(request.seed)
     model, tokenizer = load_trainable(start_dir, config.lora, request.resume_from)
     _prepare(model, config)
