@@ -45,6 +45,19 @@ def requested_processes() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
+def processes_for(batch_size: int) -> int:
+    """Processes a job trains on: as many as asked for, but no more than its batch size, nor than the GPUs when it
+    trains on GPUs (one each)."""
+    import torch
+
+    from runner.server.training.runtime import DEVICE_ENV
+
+    n = min(requested_processes(), batch_size)
+    if torch.cuda.is_available() and not os.environ.get(DEVICE_ENV, "").startswith("cpu"):
+        n = min(n, torch.cuda.device_count())
+    return max(1, n)
+
+
 # -- inside the ranks ----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Group:

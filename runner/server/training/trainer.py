@@ -50,8 +50,11 @@ def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
     configure_torch()
     config = settings(request.method, request.hyperparameters)
     request.work_dir.mkdir(parents=True, exist_ok=True)
-    processes = min(distributed.requested_processes(), config.batch_size)
-    if processes > 1 and request.method == "supervised" and distributed.current() is None:
+    if request.method == "supervised" and distributed.current() is None and distributed.requested_processes() > 1:
+        processes = distributed.processes_for(config.batch_size)
+    else:
+        processes = 1
+    if processes > 1:
         return distributed.launch(request, hooks, processes)
     if request.method == "supervised":
         return _supervised(request, hooks, config)
