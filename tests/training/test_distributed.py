@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from training_support import run_job
+from training_support import RecordingHooks, run_job
 
 from runner.server.training.distributed import PROCESSES_ENV
 from runner.server.training.runtime import DEVICE_ENV
@@ -30,3 +30,14 @@ def test_two_processes_give_the_loss_curve_of_one(tmp_path: Path, monkeypatch: p
     assert two.trained_tokens == one.trained_tokens
     assert [(c.step, c.epoch) for c in two_hooks.checkpoints] == [(4, 1), (8, 2)]
     assert all(c.path.is_dir() for c in two_hooks.checkpoints)
+
+
+def test_a_cancel_reaches_every_process_within_a_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROCESSES_ENV, "2")
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    hooks = RecordingHooks(decide=lambda steps: "cancel" if steps >= 2 else "continue")
+    result, hooks = run_job(tmp_path, requested={"n_epochs": 3, "batch_size": 2}, hooks=hooks)
+    assert result.status == "cancelled" and result.model_dir is None
+    assert 2 <= result.steps < 24  # the word reaches the processes within a poll of the job's thread (0.2 s)
+    assert len(hooks.metrics_log) in (result.steps - 1, result.steps)  # a step cancelled at its end reports nothing
+    assert not (tmp_path / "model").exists()

@@ -141,17 +141,26 @@ class RankHooks:
 
 
 class FileHooks:
-    """Rank 0's side of the link to the job's thread: events appended to a file, control read from one."""
+    """Rank 0's side of the link to the job's thread: events appended to a file, control read from one. If the
+    process that launched the ranks (the job worker) is gone, the ranks cancel: a worker that starts again resumes
+    the job from its last checkpoint, and must not find it still training."""
 
     def __init__(self, directory: Path) -> None:
         self.events = directory / "events.jsonl"
         self.control_file = directory / "control"
+        self.owner = int((directory / "owner").read_text(encoding="utf-8"))
 
     def _write(self, event: dict[str, Any]) -> None:
         with self.events.open("a", encoding="utf-8") as f:
             f.write(json.dumps(event, default=str) + "\n")
 
     def control(self) -> Control:
+        try:
+            os.kill(self.owner, 0)
+        except ProcessLookupError:
+            return "cancel"
+        except PermissionError:  # alive, under another user
+            pass
         try:
             word = self.control_file.read_text(encoding="utf-8").strip()
         except OSError:
@@ -206,6 +215,7 @@ def launch(request: TrainingRequest, hooks: Hooks, processes: int) -> TrainingRe
     for stale in ("events.jsonl", "control", "result.json", "failure.json"):
         (link / stale).unlink(missing_ok=True)
     write_request(request, link / "request.json")
+    (link / "owner").write_text(str(os.getpid()), encoding="utf-8")
     command = [
         sys.executable,
         "-m",
