@@ -41,7 +41,11 @@ def make_optimizer(params: list[Any], config: LoopConfig, total_steps: int) -> t
     """AdamW with a short linear warm-up, then linear decay to zero at the last step."""
     import torch
 
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, betas=(0.9, 0.999), weight_decay=0.0)
+    options: dict[str, Any] = {"lr": config.learning_rate, "betas": (0.9, 0.999), "weight_decay": 0.0}
+    try:  # one fused kernel for every parameter's update (CPU and CUDA), where the parameters' dtype allows it
+        optimizer = torch.optim.AdamW(params, fused=True, **options)
+    except (RuntimeError, TypeError, ValueError):
+        optimizer = torch.optim.AdamW(params, **options)
     warm = warmup_steps(total_steps)
 
     def factor(step: int) -> float:
