@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from gpu_peak import gpu_peak  # bench/ is on the path when a bench runs
+
 from runner.server.training import (
     Checkpoint,
     GenerationParams,
@@ -44,18 +46,6 @@ GOAL_CHAT_FIRST_PIECE_S = 0.5
 GOAL_CHAT_ANSWER_S = 2.0
 GOAL_GPU_MFU = 0.05  # batch 1 of ~70-token examples: a small-batch regime, far from the dense peak
 
-# Dense bf16 peak (no sparsity), TFLOP/s, by a substring of the CUDA device name.
-BF16_PEAK_TFLOPS = {
-    "H200": 989.0,
-    "H100": 989.0,
-    "A100": 312.0,
-    "L40S": 362.0,
-    "L4": 121.0,
-    "A10": 125.0,
-    "4090": 165.0,
-    "3090": 71.0,
-}
-
 
 class TimingHooks:
     def __init__(self) -> None:
@@ -77,20 +67,6 @@ class TimingHooks:
 
     def message(self, level: str, text: str) -> None:
         pass
-
-
-def gpu_peak() -> tuple[str, float] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name(0)
-    for key, peak in BF16_PEAK_TFLOPS.items():
-        if key in name:
-            return name, peak * 1e12
-    return name, 0.0
 
 
 def line(label: str, value: float, unit: str, goal: float, higher_is_better: bool = True) -> str:

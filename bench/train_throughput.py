@@ -1,7 +1,8 @@
 """Training throughput of the built-in trainer beside a minimal plain-PyTorch loop on the same model and data.
 
 Both train the `local/tiny` preset (tokenizer and initial weights built once by the trainer) on the Marv examples,
-repeated to give enough steps, on the same batches (the trainer's seeded shuffle: padding costs both the same), with
+repeated to give enough steps, on the same batches (the trainer's seeded length-grouped shuffle; the trainer packs
+them, the plain loop pads them), with
 the same torch thread count, in the same process, alternating for a few rounds; the best round of each is compared.
 Throughput is tokens per second over the optimizer steps (the first step of each is left out as warm-up); the
 built-in trainer's figure includes everything it does between steps (masking, accuracy, metrics, per-epoch
@@ -65,9 +66,10 @@ def plain(rows: list[dict[str, Any]], base_dir: Path, batch_size: int, epochs: i
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.0)
     texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in rows]
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     batches = []
-    for epoch in range(epochs):  # the very batches the built-in trainer forms (same shuffle), so padding is equal
-        for indices in epoch_batches(len(texts), batch_size, SEED, epoch):
+    for epoch in range(epochs):  # the very batches the built-in trainer forms (same length-grouped shuffle)
+        for indices in epoch_batches(lengths, batch_size, SEED, epoch):
             enc = tokenizer([texts[i] for i in indices], padding=True, return_tensors="pt", add_special_tokens=False)
             labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
             batches.append((enc["input_ids"], enc["attention_mask"], labels, int(enc["attention_mask"].sum())))

@@ -1106,11 +1106,31 @@ def force_unlock(c: Context, lock_id: str) -> None:
     "a key on the command line shows in the process list.",
 )
 @click.option("--workers", type=int, default=1, show_default=True, help="Jobs that train at once.")
+@click.option(
+    "--train-processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="FTRUN_TRAIN_PROCESSES",
+    help="Processes each supervised job trains on (torch.distributed.run with DDP: one per GPU, or gloo on the "
+    "CPU); never more than the job's batch size.",
+)
 @pass_ctx
 @_handle_errors
-def serve(c: Context, host: str, port: int, data_dir: Path | None, api_keys: tuple[str, ...], workers: int) -> None:
+def serve(
+    c: Context,
+    host: str,
+    port: int,
+    data_dir: Path | None,
+    api_keys: tuple[str, ...],
+    workers: int,
+    train_processes: int,
+) -> None:
     """Run the built-in OpenAI-compatible fine-tuning server."""
     from runner.server import serve as run_server
+    from runner.server.training.distributed import PROCESSES_ENV
+
+    os.environ[PROCESSES_ENV] = str(train_processes)  # read by the job worker this server starts
 
     if data_dir is None:
         try:

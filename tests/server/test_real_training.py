@@ -189,3 +189,32 @@ def test_cancel_mid_training_stops_the_run_and_records_nothing_after_it(data_dir
     assert checkpoints and all(c.step_number <= last_step for c in checkpoints)
     done = client.fine_tuning.jobs.retrieve(job.id)
     assert done.status == "cancelled" and done.fine_tuned_model is None
+
+
+@pytest.mark.slow
+def test_a_job_on_two_training_processes(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ftrun serve --train-processes 2` sets this variable for the worker: the job trains on two gloo processes."""
+    monkeypatch.setenv("FTRUN_TRAIN_PROCESSES", "2")
+    monkeypatch.setenv("FTRUN_DEVICE", "cpu")
+    monkeypatch.setenv("FTRUN_WORKER_IDLE_SECONDS", "1")
+    client = sdk_client(create_app(data_dir))
+    f = client.files.create(file=("qa.jsonl", _examples(12)), purpose="fine-tune")
+    job = client.fine_tuning.jobs.create(
+        model="local/tiny", training_file=f.id, seed=7, hyperparameters={"n_epochs": 2, "batch_size": 4}
+    )
+    status = _wait(client, job.id)
+    done = client.fine_tuning.jobs.retrieve(job.id)
+    assert status == "succeeded", (done.error, (data_dir / "worker.log").read_text()[-3000:])
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=200)]
+    assert "Training on 2 processes" in messages
+    metrics = [e for e in client.fine_tuning.jobs.list_events(job.id, limit=200) if e.type == "metrics"]
+    assert sorted(e.data["step"] for e in metrics if isinstance(e.data, dict)) == [1, 2, 3, 4, 5, 6]
+    assert [c.step_number for c in client.fine_tuning.jobs.checkpoints.list(job.id).data] == [6, 3]
+    assert done.fine_tuned_model is not None
+    answer = client.chat.completions.create(
+        model=done.fine_tuned_model, messages=[{"role": "user", "content": QA[0][0]}], max_tokens=8
+    )
+    assert answer.choices[0].message.content is not None
+    deadline = time.monotonic() + 60
+    while worker_alive(data_dir / "worker.lock") and time.monotonic() < deadline:
+        time.sleep(0.2)

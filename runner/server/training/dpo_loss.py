@@ -13,7 +13,7 @@ def sequence_logps(model: Any, batch: Batch) -> Any:
     import torch
 
     batch = batch.on(model)
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1, :].float()
+    logits = model(**batch.model_inputs()).logits[:, :-1, :].float()
     targets = batch.labels[:, 1:]
     mask = targets != IGNORE
     picked = torch.gather(logits.log_softmax(-1), 2, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)

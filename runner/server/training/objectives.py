@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from runner.server.training.batching import collate
+from runner.server.training.batching import Batch, collate, collate_packed
 from runner.server.training.dpo_loss import dpo_loss, sequence_logps
 from runner.server.training.encoding import Encoded
 from runner.server.training.sft_loss import sft_loss
@@ -17,11 +17,13 @@ class StepOutcome:
     loss: Any  # scalar tensor with a graph (training) or without (evaluation)
     accuracy: float | None
     tokens: int
+    weight: int  # what the loss is a mean over (labelled tokens, or pairs): weights it against other processes' parts
 
 
 class Objective(Protocol):
     n_train: int
     n_valid: int
+    train_lengths: list[int]  # tokens per training example (per pair: its longer sequence), for length grouping
 
     def step(self, model: Any, indices: Sequence[int]) -> StepOutcome: ...
 
@@ -29,20 +31,27 @@ class Objective(Protocol):
 
 
 class SupervisedObjective:
-    def __init__(self, train: Sequence[Encoded], valid: Sequence[Encoded], pad_id: int) -> None:
-        self.train, self.valid, self.pad_id = list(train), list(valid), pad_id
+    """Mean cross-entropy over a batch's labelled tokens; `pack` lays the batch's examples end to end (see
+    `batching`), which only changes what is computed, not the loss."""
+
+    def __init__(self, train: Sequence[Encoded], valid: Sequence[Encoded], pad_id: int, pack: bool = False) -> None:
+        self.train, self.valid, self.pad_id, self.pack = list(train), list(valid), pad_id, pack
         self.n_train, self.n_valid = len(self.train), len(self.valid)
+        self.train_lengths = [len(e.input_ids) for e in self.train]
+
+    def batch(self, examples: Sequence[Encoded]) -> Batch:
+        return collate_packed(examples, self.pad_id) if self.pack else collate(examples, self.pad_id)
 
     def step(self, model: Any, indices: Sequence[int]) -> StepOutcome:
-        batch = collate([self.train[i] for i in indices], self.pad_id)
+        batch = self.batch([self.train[i] for i in indices])
         result = sft_loss(model, batch)
-        return StepOutcome(result.loss, result.accuracy, batch.tokens)
+        return StepOutcome(result.loss, result.accuracy, batch.tokens, result.counted)
 
     def evaluate(self, model: Any, indices: Sequence[int], chunk: int = 8) -> tuple[float, float | None]:
         """Token-weighted loss and accuracy over the validation examples at `indices`."""
         total_loss, correct, counted = 0.0, 0, 0
         for start in range(0, len(indices), chunk):
-            batch = collate([self.valid[i] for i in indices[start : start + chunk]], self.pad_id)
+            batch = self.batch([self.valid[i] for i in indices[start : start + chunk]])
             result = sft_loss(model, batch)
             total_loss += float(result.loss) * result.counted
             correct, counted = correct + result.correct, counted + result.counted
@@ -73,6 +82,7 @@ class PreferenceObjective:
         self.reference, self.valid_reference = list(reference), list(valid_reference)
         self.beta, self.pad_id = beta, pad_id
         self.n_train, self.n_valid = len(self.train), len(self.valid)
+        self.train_lengths = [max(len(p.chosen.input_ids), len(p.rejected.input_ids)) for p in self.train]
 
     def _loss(
         self, model: Any, pairs: Sequence[EncodedPair], reference: Sequence[Sequence[float]]
@@ -89,7 +99,7 @@ class PreferenceObjective:
 
     def step(self, model: Any, indices: Sequence[int]) -> StepOutcome:
         loss, margin, tokens = self._loss(model, [self.train[i] for i in indices], [self.reference[i] for i in indices])
-        return StepOutcome(loss, None, tokens)
+        return StepOutcome(loss, None, tokens, len(indices))
 
     def evaluate(self, model: Any, indices: Sequence[int], chunk: int = 8) -> tuple[float, float | None]:
         total = 0.0

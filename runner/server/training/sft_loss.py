@@ -24,7 +24,7 @@ def sft_loss(model: Any, batch: Batch) -> LossResult:
     import torch.nn.functional as F
 
     batch = batch.on(model)
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    logits = model(**batch.model_inputs()).logits
     shifted = logits[:, :-1, :]
     targets = batch.labels[:, 1:]
     loss = F.cross_entropy(shifted.reshape(-1, shifted.size(-1)).float(), targets.reshape(-1), ignore_index=IGNORE)

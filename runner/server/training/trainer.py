@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runner.server.training import Hooks, TrainingFailed, TrainingRequest, TrainingResult
+from runner.server.training import Hooks, TrainingFailed, TrainingRequest, TrainingResult, distributed
 from runner.server.training.checkpoint_io import TrainerState, read_state, save_model
 from runner.server.training.encoding import Encoded, encode_chat
 from runner.server.training.examples import (
@@ -40,6 +40,7 @@ from runner.server.training.objectives import (
     SupervisedObjective,
     reference_logps,
 )
+from runner.server.training.packing import keeps_packed_examples_apart
 from runner.server.training.presets import get_preset
 from runner.server.training.runtime import configure_torch, seed_everything
 from runner.server.training.training_loop import LoopConfig, LoopOutcome, run
@@ -49,6 +50,12 @@ def train(request: TrainingRequest, hooks: Hooks) -> TrainingResult:
     configure_torch()
     config = settings(request.method, request.hyperparameters)
     request.work_dir.mkdir(parents=True, exist_ok=True)
+    if request.method == "supervised" and distributed.current() is None and distributed.requested_processes() > 1:
+        processes = distributed.processes_for(config.batch_size)
+    else:
+        processes = 1
+    if processes > 1:
+        return distributed.launch(request, hooks, processes)
     if request.method == "supervised":
         return _supervised(request, hooks, config)
     return _dpo(request, hooks, config)
@@ -108,7 +115,8 @@ def _finish(request: TrainingRequest, outcome: LoopOutcome, model: Any, tokenize
     if outcome.status != "succeeded":
         return TrainingResult(outcome.status, None, state.trained_tokens, state.step, outcome.pause_checkpoint)
     model_dir = request.work_dir / "model"
-    save_model(model_dir, model, tokenizer)
+    if distributed.is_main():
+        save_model(model_dir, model, tokenizer)
     return TrainingResult("succeeded", model_dir, state.trained_tokens, state.step)
 
 
@@ -119,15 +127,17 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
     if resumed is not None:
         start_dir = Path(resumed.base_dir)
     else:
-        start_dir, _ = start_directory(
-            request.base_model, chat_texts(examples), request.seed, request.work_dir, request.converted_models
-        )
+        with distributed.main_first():
+            start_dir, _ = start_directory(
+                request.base_model, chat_texts(examples), request.seed, request.work_dir, request.converted_models
+            )
     seed_everything(request.seed)
     model, tokenizer = load_trainable(start_dir, config.lora, request.resume_from)
     _prepare(model, config)
     limit = _sequence_limit(model, config)
+    pack = keeps_packed_examples_apart(model, tokenizer.pad_token_id)
     objective = SupervisedObjective(
-        _encode_chats(tokenizer, examples, limit), _encode_chats(tokenizer, valid, limit), tokenizer.pad_token_id
+        _encode_chats(tokenizer, examples, limit), _encode_chats(tokenizer, valid, limit), tokenizer.pad_token_id, pack
     )
     if sum(e.trained_tokens for e in objective.train) == 0:
         raise TrainingFailed(
@@ -137,7 +147,8 @@ def _supervised(request: TrainingRequest, hooks: Hooks, config: Settings) -> Tra
         request.job_id, "supervised", str(start_dir), config.lora is not None, 0, 0, 0, 0, request.seed
     )
     loop = _loop_config(request, config, _learning_rate(request, config, model))
-    hooks.message("info", f"Training on {len(examples)} examples for {config.n_epochs} epochs")
+    layout = "packed" if pack else "length-grouped, padded"
+    hooks.message("info", f"Training on {len(examples)} examples for {config.n_epochs} epochs ({layout} batches)")
     outcome = run(model, tokenizer, objective, loop, hooks, state, request.resume_from)
     return _finish(request, outcome, model, tokenizer)
 
