@@ -100,16 +100,16 @@ def _usable(run: Run | None) -> bool:
     return run is not None and JobStatus.of(run.status) is JobStatus.SUCCEEDED and bool(run.fine_tuned_model)
 
 
-def _flips(reference: EvalResult | None, candidate: EvalResult | None) -> tuple[Flip, ...]:
+def flips(reference: EvalResult | None, candidate: EvalResult | None) -> tuple[Flip, ...]:
     if reference is None or candidate is None or not reference.available or not candidate.available:
         return ()
     before = {o.id: o for o in reference.outcomes}
-    flips = []
+    found = []
     for o in candidate.outcomes:
         old = before.get(o.id)
         if old is not None and old.ok != o.ok and not old.errors and not o.errors:
-            flips.append(Flip(o.id, o.label, old.pass_rate, o.pass_rate))
-    return tuple(sorted(flips, key=lambda f: (not (f.was or 0) > (f.now or 0), f.label)))  # pass -> fail first
+            found.append(Flip(o.id, o.label, old.pass_rate, o.pass_rate))
+    return tuple(sorted(found, key=lambda f: (not (f.was or 0) > (f.now or 0), f.label)))  # pass -> fail first
 
 
 def plan_evals(
@@ -138,7 +138,7 @@ def plan_evals(
         key = suite.key
         cand_result = candidate.eval_result(key) if candidate is not None and not trains else None
         holder_result = holder.eval_result(key) if holder is not None else None
-        base_result = next((b for b in es.baselines if b.key == key and b.model == base_model), None) if es else None
+        base_result = es.baseline(key, base_model) if es else None
         subjects = []
         if scorable and cand_result is None:
             subjects.append(Subject(Role.CANDIDATE, cand_job))
@@ -173,7 +173,7 @@ def plan_evals(
                 pending=(scorable or training) and cand_result is None,
                 against=against,
                 reference=reference,
-                flips=_flips(reference, cand_result),
+                flips=flips(reference, cand_result),
             )
         )
     step, problems = _promotion(promote, es, holder, candidate, cand_job, trains, scorable, suites)
