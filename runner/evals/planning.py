@@ -112,6 +112,15 @@ def flips(reference: EvalResult | None, candidate: EvalResult | None) -> tuple[F
     return tuple(sorted(found, key=lambda f: (not (f.was or 0) > (f.now or 0), f.label)))  # pass -> fail first
 
 
+def reference_of(key: str, holder: EvalResult | None, earlier: Sequence[Run]) -> tuple[EvalResult | None, str | None]:
+    """What Δ and the flips compare a candidate's result with: the alias holder's result on the suite, else the newest
+    of the earlier runs' (oldest first), with which of the two it is."""
+    if holder is not None:
+        return holder, "holder"
+    found = [e for e in (r.eval_result(key) for r in earlier) if e is not None]
+    return (found[-1], "previous") if found else (None, None)
+
+
 def plan_evals(
     experiment: str,
     base_model: str,
@@ -150,15 +159,12 @@ def plan_evals(
             steps.append(EvalStep(suite.name, key, tuple(subjects)))
         # Δ and the flips compare with the alias holder, or (when it is the candidate, or nobody) an earlier run.
         compared = holder_result if holder_job is None or holder_job != cand_job else None
-        reference, against = compared, "holder" if compared is not None else None
-        if reference is None and es is not None:
-            earlier = [
-                r.eval_result(key)
-                for r in es.runs
-                if r.job_id != cand_job and (trains or candidate is None or r.created_at < candidate.created_at)
-            ]
-            found = [e for e in earlier if e is not None]
-            reference, against = (found[-1], "previous") if found else (None, None)
+        earlier = [
+            r
+            for r in (es.runs if es else ())
+            if r.job_id != cand_job and (trains or candidate is None or r.created_at < candidate.created_at)
+        ]
+        reference, against = reference_of(key, compared, earlier)
         rows.append(
             Comparison(
                 experiment=experiment,

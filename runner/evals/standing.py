@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.evals.planning import Comparison, flips
+from runner.evals.planning import Comparison, flips, reference_of
 from runner.evals.records import AliasRecord, EvalResult
 from runner.state import ExperimentState, Run
 
@@ -35,18 +35,17 @@ class Standing:
         return bool(self.results or self.aliases)
 
 
-def _base_model(run: Run) -> str | None:
+def _baseline(es: ExperimentState, run: Run, key: str) -> EvalResult | None:
+    """The base model's result on the suite: the model the run was trained from, else whichever was scored."""
     model = run.inputs.get("model")
-    return str(model) if model else None
+    return (es.baseline(key, str(model)) if model else None) or es.baseline(key, None)
 
 
 def scored(es: ExperimentState, run: Run) -> tuple[ScoredResult, ...]:
     """Every result of `run`, by suite then time, each beside the base model's on the same suite."""
-    model = _base_model(run)
-    out = []
-    for r in sorted(run.evals, key=lambda e: (e.suite, e.evaluated_at)):
-        out.append(ScoredResult(r, es.baseline(r.key, model) or es.baseline(r.key, None)))
-    return tuple(out)
+    return tuple(
+        ScoredResult(r, _baseline(es, run, r.key)) for r in sorted(run.evals, key=lambda e: (e.suite, e.evaluated_at))
+    )
 
 
 def standing(es: ExperimentState) -> Standing:
@@ -60,20 +59,17 @@ def standing(es: ExperimentState) -> Standing:
     rows = []
     for r in results:
         assert current is not None  # results come from it
-        model = _base_model(current)
         holder_result = holder.eval_result(r.key) if holder is not None else None
-        reference, against = (holder_result, "holder") if holder is not None and holder is not current else (None, None)
-        if reference is None:
-            earlier = [x.eval_result(r.key) for x in es.runs if x.created_at < current.created_at]
-            found = [e for e in earlier if e is not None]
-            reference, against = (found[-1], "previous") if found else (None, None)
+        other = holder is not None and holder.job_id != current.job_id
+        earlier = [x for x in es.runs if x.created_at < current.created_at]
+        reference, against = reference_of(r.key, holder_result if other else None, earlier)
         rows.append(
             Comparison(
                 experiment=es.name,
                 suite=r.suite,
                 key=r.key,
                 alias=alias,
-                base=es.baseline(r.key, model) or es.baseline(r.key, None),
+                base=_baseline(es, current, r.key),
                 holder=holder_result,
                 holder_job=holder.job_id if holder is not None else None,
                 candidate=r,
