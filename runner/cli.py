@@ -559,13 +559,17 @@ def _live_state(c: Context, state: State, offline: bool) -> State:
 def status(
     c: Context, as_json: bool, markdown: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
 ) -> None:
-    """The current run of every experiment in state (or of those selected)."""
+    """The current run of every experiment in state (or of those selected); with evals, its pass rate per suite and
+    the run each alias points at."""
     state = c.store.load_or_new(c.target.name)
     selection = _select(c, selectors, excludes, state)
     if selection is not None:
         state = replace(state, experiments={n: es for n, es in state.experiments.items() if n in selection})
     state = _live_state(c, state, offline)
-    rows = [reports.run_row(name, es.current_run) for name, es in sorted(state.experiments.items())]
+    from runner.evals.standing import standing
+
+    standings = {name: standing(es) for name, es in sorted(state.experiments.items())}
+    rows = [reports.run_row(name, es.current_run, standings[name]) for name, es in sorted(state.experiments.items())]
     if markdown:
         from runner.datasets.pricing import actual_cost
         from runner.run_details import gather
@@ -581,7 +585,7 @@ def status(
             model = str(run.inputs.get("model"))
             return actual_cost(model, run.trained_tokens, prices=c.ws.prices, free=c.target.free)
 
-        c.out.out(reports.status_markdown(c.ws.name, c.target.name, current, cost), highlight=False)
+        c.out.out(reports.status_markdown(c.ws.name, c.target.name, current, cost, standings), highlight=False)
     elif as_json:
         c.out.print_json(json.dumps({"target": c.target.name, "serial": state.serial, "experiments": rows}))
     elif not rows:
@@ -684,7 +688,8 @@ def _experiment_state(c: Context, name: str, state: State) -> ExperimentState:
 def show(
     c: Context, name: str | None, as_json: bool, offline: bool, selectors: tuple[str, ...], excludes: tuple[str, ...]
 ) -> None:
-    """Every run of one experiment NAME (or of those selected), newest last: losses, checkpoints, changes, cost."""
+    """Every run of one experiment NAME (or of those selected), newest last: losses, checkpoints, changes, cost, eval
+    results beside the base model's, and the aliases each run holds."""
     from runner.datasets.pricing import actual_cost
     from runner.run_details import gather
 

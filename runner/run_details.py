@@ -1,4 +1,5 @@
-"""What `show`, `logs` and the report know of one run: state's record, and what the target says of its job.
+"""What `show`, `logs` and the report know of one run: state's record (its evals and aliases too), and what the
+target says of its job.
 
 Gathered once (by `gather`, the one place that asks the provider) and then only read by the views.
 """
@@ -8,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.evals.records import AliasRecord
+from runner.evals.standing import ScoredResult, scored
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
 from runner.metrics import RunMetrics, run_metrics
@@ -25,6 +28,8 @@ class RunDetails:
     changes: tuple[FieldDiff, ...] = ()  # training inputs changed since the previous run
     previous: Run | None = None
     events: tuple[JobEvent, ...] = field(default=(), repr=False)
+    evals: tuple[ScoredResult, ...] = ()  # its eval results, each beside the base model's on the same suite
+    aliases: tuple[tuple[str, AliasRecord], ...] = ()  # the aliases pointing at it
 
     @property
     def duration_s(self) -> int | None:
@@ -70,6 +75,8 @@ def gather(es: ExperimentState, provider: Provider | None) -> list[RunDetails]:
                 changes=diff(previous.inputs, run.inputs) if previous else (),
                 previous=previous,
                 events=tuple(events),
+                evals=scored(es, run),
+                aliases=es.aliases_of(run.job_id),
             )
         )
         previous = run

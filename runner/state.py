@@ -55,6 +55,14 @@ class Run:
     def eval_result(self, key: str) -> EvalResult | None:
         return next((e for e in self.evals if e.key == key), None)
 
+    @property
+    def latest_evals(self) -> tuple[EvalResult, ...]:
+        """Its newest result on each suite (an edited suite is run again under a new key), by suite name."""
+        newest: dict[str, EvalResult] = {}
+        for e in sorted(self.evals, key=lambda e: e.evaluated_at):
+            newest[e.suite] = e
+        return tuple(newest[name] for name in sorted(newest))
+
     def with_eval(self, result: EvalResult) -> Run:
         return replace(self, evals=(*(e for e in self.evals if e.key != result.key), result))
 
@@ -90,6 +98,15 @@ class ExperimentState:
     @property
     def current_run(self) -> Run | None:
         return self.run(self.current)
+
+    def baseline(self, key: str, model: str | None) -> EvalResult | None:
+        """The base model's result on the suite with this key (`model` None: whichever base model, newest)."""
+        found = [b for b in self.baselines if b.key == key and (model is None or b.model == model)]
+        return max(found, key=lambda b: b.evaluated_at) if found else None
+
+    def aliases_of(self, job_id: str) -> tuple[tuple[str, AliasRecord], ...]:
+        """The aliases pointing at this run, by name."""
+        return tuple((a, r) for a, r in sorted(self.aliases.items()) if r.job_id == job_id)
 
 
 @dataclass(frozen=True)

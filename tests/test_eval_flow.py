@@ -3,6 +3,7 @@ promotion gates that pass or block with their figures, pins, and judges that ans
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,8 +32,6 @@ CASES = [
 
 
 def case_line(question: str, expected: str) -> str:
-    import json
-
     messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": question}]
     return json.dumps({"messages": messages, "assert": [{"type": "equals", "value": expected}]}) + "\n"
 
@@ -253,3 +252,71 @@ def test_the_report_lists_each_runs_results_and_the_aliases_it_holds(h: Evals) -
 
     doc = gather_report("test-ws", "local", state, h.plan()[1].desired, None, lambda run: None, now=0, evals=tables)
     assert "bot@prod" in report_html(doc)
+
+
+def _fixed_alias_times(store: StateStore, since: int) -> None:
+    """Aliases record when they moved (the clock at apply); a fixed time keeps the rendered output exact."""
+    from dataclasses import replace
+
+    state = store.load_or_new("local")
+    for es in state.experiments.values():
+        aliases = {a: replace(r, since=since) for a, r in es.aliases.items()}
+        state = state.with_experiment(replace(es, aliases=aliases))
+    store.save(state)
+
+
+def cli_out(ws: Workspace, *args: str) -> str:
+    from click.testing import CliRunner
+
+    from runner.cli import cli
+
+    result = CliRunner().invoke(cli, ["-C", str(ws.root), "--no-color", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_show_and_status_give_each_runs_results_and_who_holds_the_alias(h: Evals) -> None:
+    from test_render_golden import check
+
+    h.answers = [knows(3), knows(1)]
+    _, state = h.apply()
+    first = state.experiments["bot"].current
+    h.ws.experiment("bot", (h.ws.root / "experiments/bot.yaml").read_text() + "seed: 5\n")
+    h.answers = [knows(2)]  # blocked: prod stays on the first run
+    _, state = h.apply()
+    second = state.experiments["bot"].current
+    assert first and second and second != first
+    _fixed_alias_times(h.store, 1_800_000_000)
+
+    doc = json.loads(cli_out(h.ws, "show", "bot", "--json", "--offline"))
+    old, new = doc["runs"]
+    assert [(a["alias"], a["since"], a["scores"]) for a in old["aliases"]] == [
+        ("prod", 1_800_000_000, {"answers": 0.75})
+    ]
+    assert new["aliases"] == [] and doc["aliases"][0]["job_id"] == first
+    [result] = new["evals"]
+    assert (result["suite"], result["pass_rate"], result["passed"], result["failed"], result["errors"]) == (
+        "answers",
+        0.5,
+        2,
+        2,
+        0,
+    )
+    assert result["baseline"]["available"] is False and result["baseline"]["model"] == "local/tiny"
+    lines = [line.strip() for line in cli_out(h.ws, "show", "bot", "--offline").splitlines()]
+    evals = [line for line in lines if line.startswith(("eval ", "@ "))]
+    assert evals == [
+        "eval answers: pass rate 0.75 (3 passed, 1 failed, 0 errors of 4 cases); base local/tiny n/a",
+        "@ holds bot@prod since 2027-01-15 08:00 (answers 0.75)",
+        "eval answers: pass rate 0.50 (2 passed, 2 failed, 0 errors of 4 cases); base local/tiny n/a",
+    ]
+
+    rows = {r["experiment"]: r for r in json.loads(cli_out(h.ws, "status", "--json", "--offline"))["experiments"]}
+    assert rows["bot"]["evals"] == {"answers": 0.5} and rows["rough"]["evals"] == {"answers": 0.25}
+    assert [(a["alias"], a["job_id"], a["scores"]) for a in rows["bot"]["aliases"]] == [
+        ("prod", first, {"answers": 0.75})
+    ]
+    assert "aliases" not in rows["rough"]
+    text = cli_out(h.ws, "status", "--offline")
+    assert f"answers 0.50  prod → {first} (0.75)" in text and "answers 0.25  -" in text
+    check("status-evals.md", cli_out(h.ws, "status", "--markdown", "--offline"))

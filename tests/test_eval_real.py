@@ -41,6 +41,9 @@ def test_suites_score_real_models_and_the_gate_moves_prod_only_when_it_passes(ma
     prod = ok(ftrun(marv, "output", "marv@prod")).strip()
     assert prod == ok(ftrun(marv, "output", "marv")).strip()
     assert ftrun(marv, "plan", "--detailed-exitcode").returncode == 0
+    status = {e["experiment"]: e for e in json.loads(ok(ftrun(marv, "status", "--json")))["experiments"]}
+    assert status["marv"]["evals"] == {"marv-answers": first["marv"]} and "aliases" not in status["marv-quick"]
+    assert [(a["alias"], a["job_id"]) for a in status["marv"]["aliases"]] == [("prod", status["marv"]["job_id"])]
 
     # Editing a case re-evaluates both experiments that use the suite, and trains nothing.
     cases = marv / "evals" / "marv-heldout.jsonl"

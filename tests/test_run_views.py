@@ -110,3 +110,42 @@ def test_piped_wait_lines_keep_the_loss_after_the_job_ends() -> None:
     lines = buffer.getvalue().splitlines()
     assert "marv: training step 5/10, loss 0.7500" in lines[0]
     assert lines[1] == "  marv: succeeded, loss 0.7500 (42 s)"
+
+
+def test_status_shows_pass_rates_and_aliases_only_for_experiments_with_evals() -> None:
+    from runner.evals.records import AliasRecord, EvalResult
+    from runner.evals.standing import standing
+    from runner.run_details import RunDetails
+    from runner.state import ExperimentState, Run
+    from runner.views.reports import run_row, status_markdown, status_table
+
+    plain = Run("ftjob-1", "h1", {"model": "local/tiny"}, "succeeded", 1, fine_tuned_model="ft:1")
+    scored = Run(
+        "ftjob-2",
+        "h2",
+        {"model": "local/tiny"},
+        "succeeded",
+        2,
+        fine_tuned_model="ft:2",
+        evals=(EvalResult("answers", "k1", "ft:2", cases=5, passed=4, failed=1, pass_rate=0.8, evaluated_at=3),),
+    )
+    a = ExperimentState("a", "m", {}, current="ftjob-1", runs=(plain,))
+    b = ExperimentState(
+        "b", "m", {}, current="ftjob-2", runs=(scored,), aliases={"prod": AliasRecord("ftjob-2", 4, {"answers": 0.8})}
+    )
+    without = [run_row("a", plain, standing(a))]
+    assert "evals" not in without[0] and "aliases" not in without[0]
+    assert "PASS RATE" not in status_table(without) and "ALIAS" not in status_table(without)
+    rows = [*without, run_row("b", scored, standing(b))]
+    assert rows[1]["evals"] == {"answers": 0.8} and rows[1]["aliases"][0]["job_id"] == "ftjob-2"
+    lines = status_table(rows).splitlines()
+    assert "PASS RATE" in lines[0] and lines[1].split()[-2:] == ["-", "-"]
+    assert lines[2].endswith("answers 0.80  prod → ftjob-2 (0.80)")
+
+    current = {"a": RunDetails(plain, True)}
+    md = status_markdown("ws", "local", current, lambda run: None, {"a": standing(a)})
+    assert "pass rate" not in md and "#### Evals" not in md
+    current["b"] = RunDetails(scored, True)
+    md = status_markdown("ws", "local", current, lambda run: None, {"a": standing(a), "b": standing(b)})
+    assert "| - | - |" in md and "| answers 0.80 | prod → ftjob-2 (0.80) |" in md
+    assert "| `b` | `answers` | — | `prod` 0.80 (4/5) | 0.80 (4/5) | — |" in md

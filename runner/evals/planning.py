@@ -100,16 +100,25 @@ def _usable(run: Run | None) -> bool:
     return run is not None and JobStatus.of(run.status) is JobStatus.SUCCEEDED and bool(run.fine_tuned_model)
 
 
-def _flips(reference: EvalResult | None, candidate: EvalResult | None) -> tuple[Flip, ...]:
+def flips(reference: EvalResult | None, candidate: EvalResult | None) -> tuple[Flip, ...]:
     if reference is None or candidate is None or not reference.available or not candidate.available:
         return ()
     before = {o.id: o for o in reference.outcomes}
-    flips = []
+    found = []
     for o in candidate.outcomes:
         old = before.get(o.id)
         if old is not None and old.ok != o.ok and not old.errors and not o.errors:
-            flips.append(Flip(o.id, o.label, old.pass_rate, o.pass_rate))
-    return tuple(sorted(flips, key=lambda f: (not (f.was or 0) > (f.now or 0), f.label)))  # pass -> fail first
+            found.append(Flip(o.id, o.label, old.pass_rate, o.pass_rate))
+    return tuple(sorted(found, key=lambda f: (not (f.was or 0) > (f.now or 0), f.label)))  # pass -> fail first
+
+
+def reference_of(key: str, holder: EvalResult | None, earlier: Sequence[Run]) -> tuple[EvalResult | None, str | None]:
+    """What Δ and the flips compare a candidate's result with: the alias holder's result on the suite, else the newest
+    of the earlier runs' (oldest first), with which of the two it is."""
+    if holder is not None:
+        return holder, "holder"
+    found = [e for e in (r.eval_result(key) for r in earlier) if e is not None]
+    return (found[-1], "previous") if found else (None, None)
 
 
 def plan_evals(
@@ -138,7 +147,7 @@ def plan_evals(
         key = suite.key
         cand_result = candidate.eval_result(key) if candidate is not None and not trains else None
         holder_result = holder.eval_result(key) if holder is not None else None
-        base_result = next((b for b in es.baselines if b.key == key and b.model == base_model), None) if es else None
+        base_result = es.baseline(key, base_model) if es else None
         subjects = []
         if scorable and cand_result is None:
             subjects.append(Subject(Role.CANDIDATE, cand_job))
@@ -150,15 +159,12 @@ def plan_evals(
             steps.append(EvalStep(suite.name, key, tuple(subjects)))
         # Δ and the flips compare with the alias holder, or (when it is the candidate, or nobody) an earlier run.
         compared = holder_result if holder_job is None or holder_job != cand_job else None
-        reference, against = compared, "holder" if compared is not None else None
-        if reference is None and es is not None:
-            earlier = [
-                r.eval_result(key)
-                for r in es.runs
-                if r.job_id != cand_job and (trains or candidate is None or r.created_at < candidate.created_at)
-            ]
-            found = [e for e in earlier if e is not None]
-            reference, against = (found[-1], "previous") if found else (None, None)
+        earlier = [
+            r
+            for r in (es.runs if es else ())
+            if r.job_id != cand_job and (trains or candidate is None or r.created_at < candidate.created_at)
+        ]
+        reference, against = reference_of(key, compared, earlier)
         rows.append(
             Comparison(
                 experiment=experiment,
@@ -173,7 +179,7 @@ def plan_evals(
                 pending=(scorable or training) and cand_result is None,
                 against=against,
                 reference=reference,
-                flips=_flips(reference, cand_result),
+                flips=flips(reference, cand_result),
             )
         )
     step, problems = _promotion(promote, es, holder, candidate, cand_job, trains, scorable, suites)
