@@ -843,7 +843,7 @@ def eval_command(
 
     Results are kept in state: a suite that did not change is not run again for the same model."""
     from runner.plan import Action
-    from runner.views.evals import evals_document, evals_lines, evals_markdown
+    from runner.views.evals import evals_document, evals_lines, evals_markdown, ranking_lines, ranking_markdown
     from runner.views.progress import ConsoleObserver
 
     loaded = _load(c)
@@ -869,14 +869,16 @@ def eval_command(
         p = _plan(c, loaded, applier.state, provider)
     wanted = [x for x in p.evals if not names or x.experiment in names]
     promotions = [x for x in p.changes if x.action is Action.PROMOTE and (not names or x.experiment in names)]
+    rankings = [r for r in p.sweeps if not names or any(v.experiment in names for v in r.variants)]
     if as_json:
-        c.out.print_json(json.dumps(evals_document(wanted, promotions), ensure_ascii=False))
+        c.out.print_json(json.dumps(evals_document(wanted, promotions, rankings), ensure_ascii=False))
     elif markdown:
-        c.out.out(evals_markdown(wanted, promotions) or "No eval suites.\n", highlight=False, end="")
+        text = "\n".join(t for t in (evals_markdown(wanted, promotions), ranking_markdown(rankings)) if t)
+        c.out.out(text or "No eval suites.\n", highlight=False, end="")
     elif not wanted:
         c.out.print("No experiment lists eval suites (`evals:` in its spec).")
     else:
-        for line in evals_lines(wanted, promotions):
+        for line in [*evals_lines(wanted, promotions), *ranking_lines(rankings)]:
             c.out.print(line)
 
 

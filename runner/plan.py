@@ -15,6 +15,7 @@ from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
 from runner.evals.planning import Comparison, EvalStep, PromoteStep, plan_evals
+from runner.evals.ranking import SweepMember, SweepRanking, rank_sweeps
 from runner.evals.suite import Suite
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
@@ -170,6 +171,7 @@ class Plan:
     target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
     evals: tuple[Comparison, ...] = ()  # the eval table: each suite's figures per experiment
+    sweeps: tuple[SweepRanking, ...] = ()  # each sweep's variants ranked by their evals
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -215,6 +217,8 @@ class Plan:
                     c.pop(key, None)
         if not d["evals"]:
             del d["evals"]
+        if not d["sweeps"]:
+            del d["sweeps"]
         for action in (Action.EVALUATE, Action.PROMOTE):
             if not d["summary"][str(action)]:
                 del d["summary"][str(action)]
@@ -408,8 +412,23 @@ def make_plan(
         delete_models=delete_models,
         selection=selection,
         evals=tuple(comparisons),
+        sweeps=rank_sweeps(_sweep_members(desired), comparisons),
         target_notes=tuple(target_notes),
     )
+
+
+def _sweep_members(desired: Sequence[Desired]) -> list[SweepMember]:
+    return [
+        SweepMember(
+            d.experiment.name,
+            d.experiment.sweep,
+            d.experiment.sweep_values,
+            tuple(s.name for s in d.suites),
+            d.experiment.promote.suite if d.experiment.promote else None,
+        )
+        for d in desired
+        if d.experiment.sweep is not None
+    ]
 
 
 def _plan_evals(d: Desired, change: Change, state: State, snapshot: Snapshot) -> tuple[list[Change], Any]:
