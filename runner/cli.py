@@ -36,7 +36,7 @@ from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
 from runner.selection import Candidate, Selection, candidates_of, select, select_options
-from runner.state import ExperimentState, State, StateStore
+from runner.state import ExperimentState, State, StateStore, sweep_alias
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
 from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
@@ -730,7 +730,11 @@ def show(
 def output(c: Context, name: str, as_json: bool) -> None:
     """Print the fine-tuned model id of NAME's current run, or of the run NAME@ALIAS points at (for scripts)."""
     name, _, alias = name.partition("@")
-    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
+    state = c.store.load_or_new(c.target.name)
+    swept = sweep_alias(state, name, alias) if alias and name not in state.experiments else None
+    if swept is not None:  # SWEEP@alias (`promote: {pick: best}`): the variant that holds it
+        name = swept[0]
+    es = _experiment_state(c, name, state)
     run = es.current_run
     if alias:
         held = es.aliases.get(alias)

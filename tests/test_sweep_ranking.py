@@ -138,3 +138,73 @@ def test_adding_a_value_plans_only_the_new_variants_and_ranks_them_once_scored(
     (doc,) = json.loads(out)["sweeps"]
     first = [v["experiment"] for v in doc["variants"][:2]]
     assert first == ["marv-learning_rate_multiplier-1-seed-1", new[0]]  # both 1.00: the name decides
+
+
+PICK = """promote:
+  alias: prod
+  pick: best
+  when: {suite: answers, min_pass_rate: 0.6, no_regression: true}
+"""
+
+
+def test_pick_best_promotes_the_best_variant_that_passes_and_output_prints_its_model(
+    sweep: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep.ws.experiment("marv", SWEEP.format(rates="0.5, 1, 2") + PICK)
+    plan, _ = sweep.plan()
+    (promote,) = [c for c in plan.changes if c.action is Action.PROMOTE]
+    assert promote.experiment == "marv" and promote.promote and promote.promote.sweep == "marv"
+    best = "marv-learning_rate_multiplier-1-seed-1"
+    state = sweep.apply({name: knows(3 if name == best else n) for name, n in KNOWS.items()})  # ties 1-seed-2
+    holders = {n: es.aliases["prod"] for n, es in state.experiments.items() if "prod" in es.aliases}
+    assert list(holders) == [best] and holders[best].sweep == "marv"
+    assert holders[best].job_id == state.experiments[best].current
+    code, out = sweep.ftrun(monkeypatch, "output", "marv@prod")
+    run = state.experiments[best].current_run
+    assert code == 0 and run and out.strip() == run.fine_tuned_model
+    again, _ = sweep.plan()
+    assert not again.has_changes and not again.blocked  # the best already holds the alias
+
+    # A new value whose variant does better: the alias moves to it, and the variant that held it lets it go.
+    sweep.ws.experiment("marv", SWEEP.format(rates="0.5, 1, 2, 4") + PICK)
+    plan, _ = sweep.plan()
+    (promote,) = [c for c in plan.changes if c.action is Action.PROMOTE]
+    assert promote.promote and promote.promote.holder == holders[best].job_id and promote.promote.job_id is None
+    top = "marv-learning_rate_multiplier-4-seed-2"
+    state = sweep.apply({"marv-learning_rate_multiplier-4-seed-1": knows(3), top: knows(4)})
+    holders = {n: es.aliases["prod"] for n, es in state.experiments.items() if "prod" in es.aliases}
+    assert list(holders) == [top] and holders[top].sweep == "marv"
+    assert holders[top].job_id == state.experiments[top].current
+    code, out = sweep.ftrun(monkeypatch, "output", "marv@prod")
+    run = state.experiments[top].current_run
+    assert code == 0 and run and out.strip() == run.fine_tuned_model
+
+
+def test_pick_best_never_picks_a_variant_below_the_gate_and_blocks_with_the_figures(sweep: Sweep) -> None:
+    sweep.ws.experiment("marv", SWEEP.format(rates="0.5, 1, 2") + PICK.replace("0.6", "0.8"))
+    low = {name: knows(min(n, 3)) for name, n in KNOWS.items()}  # the best knows 3 of 4: 0.75 < 0.80
+    state = sweep.apply(low)
+    assert not any(es.aliases for es in state.experiments.values())
+    plan, _ = sweep.plan()
+    (blocked,) = plan.blocked
+    assert blocked.experiment == "marv" and blocked.promote and blocked.promote.variant is None
+    assert blocked.promote.figures == (
+        "none of 6 variants passes; the best, marv-learning_rate_multiplier-1-seed-1: "
+        "pass rate 0.75 < 0.80; prod is not held yet"
+    )
+    assert not plan.has_changes
+
+
+def test_pick_without_a_matrix_is_an_error_at_its_line(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.write("ftrun.yaml", "workspace: sweeps\ndefaults: {model: local/tiny}\n")
+    ws.write("data/train.jsonl", chat_lines(12))
+    ws.write("evals/answers.yaml", SUITE)
+    ws.write("evals/cases.jsonl", "".join(case_line(q, a) for q, a in CASES))
+    ws.experiment("solo", "training_file: data/train.jsonl\nevals: [answers]\n" + PICK)
+    before = ws.state_bytes()
+    result = CliRunner().invoke(cli, ["-C", str(ws.root), "--no-color", "plan"])
+    assert result.exit_code == 1, result.output
+    assert "experiments/solo.yaml:5" in result.output
+    assert "`promote.pick` picks among the variants of a `matrix:`" in result.output
+    assert ws.state_bytes() == before

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runner.evals.gate import Promotion, Verdict, decide
 from runner.evals.planning import Comparison
 from runner.evals.records import EvalResult
 
@@ -107,3 +108,40 @@ def rank_sweeps(members: Iterable[SweepMember], comparisons: Sequence[Comparison
         variants = [RankedVariant(v.experiment, v.values, v.job_id, v.figures, i) for i, (_, v) in enumerate(scored, 1)]
         out.append(SweepRanking(sweep, suite, suites, fields, (*variants, *unscored)))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Entrant:
+    """A variant in the running for the sweep's alias: its current run, and that run's result on the gate's suite."""
+
+    experiment: str
+    job_id: str | None
+    result: EvalResult | None
+
+
+@dataclass(frozen=True)
+class Pick:
+    winner: Entrant | None  # None: no variant passes the gate
+    figures: str
+
+
+def pick_best(rule: Promotion, entrants: Sequence[Entrant], holder: EvalResult | None, held: bool) -> Pick:
+    """`promote: {pick: best}`: the best-ranked variant whose result passes the gate (`holder` is the result of the
+    run the sweep's alias points at now, on the same suite; `held` says whether it points at one). A variant that
+    fails the gate is never picked; when none passes, the figures say how the best of them fared."""
+    verdicts: list[tuple[Entrant, Verdict]] = [(e, decide(rule, e.result, holder if held else None)) for e in entrants]
+    rated = [(e, v) for e, v in verdicts if v.candidate_rate is not None]
+
+    def key(ev: tuple[Entrant, Verdict]) -> tuple[float, float, str]:
+        e, v = ev
+        assert v.candidate_rate is not None and e.result is not None
+        return rank_key(v.candidate_rate, e.result.mean_score, e.experiment)
+
+    passing = sorted(((e, v) for e, v in rated if v.passed), key=key)
+    if passing:
+        winner, verdict = passing[0]
+        return Pick(winner, f"best of {len(entrants)} variants: {winner.experiment}, {verdict.figures}")
+    if not rated:
+        return Pick(None, f"none of {len(entrants)} variants has a pass rate on {rule.suite}")
+    best, verdict = sorted(rated, key=key)[0]
+    return Pick(None, f"none of {len(entrants)} variants passes; the best, {best.experiment}: {verdict.figures}")

@@ -50,9 +50,12 @@ def promotion_text(c: Change, mark: Callable[[str], str] = str) -> str:
         return f"{alias}: pinned to job {p.job_id}" + (f" (from {p.holder})" if p.holder else "")
     if p.blocked:
         return f"{alias}: {mark('blocked')}, stays on {p.holder or 'nothing'} ({p.figures})"
+    to = f"{p.variant} ({p.job_id})" if p.variant else p.job_id
     if p.figures:
-        return f"{alias}: moves to {p.job_id} ({p.figures})"
+        return f"{alias}: moves to {to} ({p.figures})"
     rule = f"pass rate >= {p.min_pass_rate:.2f} on {p.suite}" + (f", not below {p.alias}'s" if p.no_regression else "")
+    if p.sweep is not None:
+        return f"{alias}: moves to the best variant after their evals, of those with {rule}"
     return f"{alias}: moves to the {'new run' if p.job_id is None else p.job_id} after its evals if {rule}"
 
 
@@ -231,7 +234,7 @@ def report_tables(state: State) -> dict[str, EvalTable]:
     for name, es in sorted(state.experiments.items()):
         held: dict[str, list[str]] = {}
         for alias, record in sorted(es.aliases.items()):
-            held.setdefault(record.job_id, []).append(f"{name}@{alias}")
+            held.setdefault(record.job_id, []).append(f"{record.sweep or name}@{alias}")
         rows = [
             _report_row(run.job_id, r, ", ".join(held.get(run.job_id, ())))
             for run in es.runs
