@@ -110,6 +110,8 @@ class Change:
     depth: int = 0  # how many experiments it builds on (a chain): upstream ones are applied first
     evaluate: EvalStep | None = None  # an evaluate change: the suite and the models it runs on
     promote: PromoteStep | None = None  # a promote change: the alias, the run and the gate
+    sweep: str | None = None  # a change of a variant of a `matrix:`: the spec's own name (see runner.sweeps)
+    sweep_values: tuple[tuple[str, Any], ...] = ()  # ... and the variant's (dotted field, value)s
 
     @property
     def spends(self) -> bool:
@@ -212,8 +214,8 @@ class Plan:
         d["has_changes"] = self.has_changes
         # Eval fields only where there are evals, so plans without them read as they always did.
         for c in d["changes"]:
-            for key in ("evaluate", "promote"):
-                if c.get(key) is None:
+            for key in ("evaluate", "promote", "sweep", "sweep_values"):
+                if not c.get(key):
                     c.pop(key, None)
         if not d["evals"]:
             del d["evals"]
@@ -311,6 +313,10 @@ def make_plan(
         changes.append(replace(change, depth=depth[name]) if depth[name] else change)
         found, evals_of = _plan_evals(by_name[name], change, state, snapshot)
         changes += found
+        exp = by_name[name].experiment
+        if exp.sweep is not None:  # the variant's changes, marked for the views to show a sweep as one table
+            n = len(found) + 1
+            changes[-n:] = [replace(c, sweep=exp.sweep, sweep_values=exp.sweep_values) for c in changes[-n:]]
         comparisons += evals_of.comparisons
         diags += [
             Diagnostic(

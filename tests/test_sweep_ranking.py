@@ -208,3 +208,26 @@ def test_pick_without_a_matrix_is_an_error_at_its_line(tmp_path: Path) -> None:
     assert "experiments/solo.yaml:5" in result.output
     assert "`promote.pick` picks among the variants of a `matrix:`" in result.output
     assert ws.state_bytes() == before
+
+
+def test_the_plan_and_its_comment_show_the_variants_as_one_table(sweep: Sweep, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = sweep.ftrun(monkeypatch, "plan")
+    assert code == 0, out
+    assert out.count("# sweep marv: 6 variant(s)") == 1 and 'experiment "marv-' not in out
+    rows = [line.split("  ") for line in out.splitlines() if line.startswith("    marv-")]
+    rows = [[cell.strip() for cell in row if cell.strip()] for row in rows]
+    assert [r[0] for r in rows] == sorted(KNOWS)
+    assert rows[0][1:3] == ["learning_rate_multiplier=0.5, seed=1", "create, evaluate"]
+    assert rows[0][-1] == "answers after apply"
+
+    sweep.apply({name: knows(n) for name, n in KNOWS.items()})
+    sweep.ws.experiment("marv", SWEEP.format(rates="0.5, 1, 2, 4"))
+    code, out = sweep.ftrun(monkeypatch, "plan", "--markdown")
+    assert "**Sweep `marv`:** 2 variants" in out
+    section = out.split("**Sweep `marv`:** 2 variants\n\n", 1)[1].split("\n\n", 1)[0]
+    table = section.splitlines()[2:]
+    assert [line.split(" | ")[0] for line in table] == [
+        "| `marv-learning_rate_multiplier-4-seed-1`",
+        "| `marv-learning_rate_multiplier-4-seed-2`",
+    ]
+    assert all(line.split(" | ")[2] == "create, evaluate" for line in table)
