@@ -439,6 +439,8 @@ def _sweep_promotions(desired: Sequence[Desired], state: State, comparisons: Seq
     out = []
     for sweep, group in sorted(groups.items()):
         first = group[0].experiment
+        if len(group) < first.sweep_size:  # a selection of some of its variants: the alias is left as it is
+            continue
         rule = first.promote
         assert rule is not None
         suite = next((s for s in group[0].suites if s.name == rule.suite), None)

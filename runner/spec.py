@@ -63,6 +63,7 @@ class Experiment:
     defaulted: frozenset[str] = frozenset()  # top-level fields that came from ftrun.yaml's `defaults:`
     sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
     sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
+    sweep_size: int = 0  # how many variants the matrix makes
     evals: tuple[str, ...] = ()  # eval suites (evals/<suite>.yaml) its models are scored on
     promote: Promotion | None = None  # the alias its runs are promoted to, and the gate
 
@@ -219,7 +220,7 @@ def _sweep(
             exp, problems = _experiment(v.name, v.data, at, from_defaults - swept, swept=True)
             diags += [d for d in problems if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
             if exp is not None:
-                experiments.append(replace(exp, sweep=name, sweep_values=v.values))
+                experiments.append(replace(exp, sweep=name, sweep_values=v.values, sweep_size=len(variants)))
     return (experiments if not diags else []), diags
 
 

@@ -231,3 +231,14 @@ def test_the_plan_and_its_comment_show_the_variants_as_one_table(sweep: Sweep, m
         "| `marv-learning_rate_multiplier-4-seed-2`",
     ]
     assert all(line.split(" | ")[2] == "create, evaluate" for line in table)
+
+
+def test_a_selection_of_some_variants_leaves_the_sweeps_alias_alone(
+    sweep: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep.ws.experiment("marv", SWEEP.format(rates="0.5, 1, 2") + PICK)
+    code, out = sweep.ftrun(monkeypatch, "plan", "-s", "marv-learning_rate_multiplier-2-seed-2", "--json")
+    assert code == 0, out
+    assert [c["action"] for c in json.loads(out)["changes"]] == ["create", "evaluate"]
+    code, out = sweep.ftrun(monkeypatch, "plan", "-s", "marv", "--json")
+    assert [c["experiment"] for c in json.loads(out)["changes"] if c["action"] == "promote"] == ["marv"]
