@@ -81,7 +81,8 @@ def rank_sweeps(members: Iterable[SweepMember], comparisons: Sequence[Comparison
     out = []
     for sweep, group in sorted(by_sweep.items()):
         suites = tuple(dict.fromkeys(s for m in group for s in m.suites))
-        suite = next((m.gate_suite for m in group if m.gate_suite), None) or suites[0]
+        gate = next((m.gate_suite for m in group if m.gate_suite), None)
+        suite = gate if gate in suites else suites[0]  # a gate's suite that did not load is reported where it is read
         fields = tuple(
             f
             for f in dict.fromkeys(f for m in group for f, _ in m.values)
