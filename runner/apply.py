@@ -20,6 +20,7 @@ from runner.diagnostics import ProviderError, SpecError
 from runner.evals.gate import Promotion, decide
 from runner.evals.judges import Chat
 from runner.evals.planning import Role
+from runner.evals.ranking import Entrant, pick_best
 from runner.evals.records import AliasRecord, EvalResult
 from runner.evals.runner import DEFAULT_CONCURRENCY, evaluate
 from runner.evals.suite import Suite
@@ -37,7 +38,7 @@ from runner.remote import (
     Provider,
     RemoteJob,
 )
-from runner.state import ExperimentState, FileRecord, Run, State, StateStore
+from runner.state import ExperimentState, FileRecord, Run, State, StateStore, sweep_alias
 
 
 class Observer(Protocol):
@@ -506,6 +507,9 @@ class Applier:
     def _promote(self, change: Change, *, final: bool) -> None:
         p = change.promote
         assert p is not None
+        if p.sweep is not None:
+            self._promote_sweep(change, p.sweep, final=final)
+            return
         es = self.state.experiments.get(change.experiment)
         holder = es.aliases.get(p.alias) if es else None
         alias = f"{change.experiment}@{p.alias}"
@@ -530,6 +534,53 @@ class Applier:
             )
             return
         self._move_alias(es, p.alias, run.job_id, holder, verdict.figures, scores={p.suite: result.pass_rate})
+
+    def _promote_sweep(self, change: Change, sweep: str, *, final: bool) -> None:
+        """`pick: best`: decided again from state, once every variant of the sweep has its result on the suite."""
+        p = change.promote
+        assert p is not None and p.suite and p.key
+        alias = f"{sweep}@{p.alias}"
+        variants = sorted(n for n, d in self.desired.items() if d.experiment.sweep == sweep)
+        entrants = []
+        for name in variants:
+            es = self.state.experiments.get(name)
+            run = es.current_run if es else None
+            usable = self._candidate(name, None)
+            result = usable.eval_result(p.key) if usable is not None else None
+            waiting = run is not None and JobStatus.of(run.status).is_active
+            if waiting or (usable is not None and result is None):
+                if not final:
+                    self.deferred.append(change)
+                else:
+                    why = f"its job is {run.status}" if waiting and run else f"not evaluated on {p.suite} yet"
+                    self._emit(ev.EvaluationDeferred(sweep, alias, f"variant {name}: {why}"))
+                return
+            entrants.append(Entrant(name, usable.job_id if usable else None, result))
+        held = sweep_alias(self.state, sweep, p.alias)
+        holder_run = self.state.experiments[held[0]].run(held[1].job_id) if held else None
+        rule = Promotion(p.alias, p.suite, p.min_pass_rate, p.no_regression, pick="best")
+        pick = pick_best(rule, entrants, holder_run.eval_result(p.key) if holder_run else None, held=held is not None)
+        holder_job = held[1].job_id if held else None
+        if pick.winner is None:
+            self._emit(ev.PromotionBlocked(sweep, p.alias, holder_job, pick.figures))
+            return
+        if pick.winner.job_id == holder_job or pick.winner.job_id is None:
+            return
+        if held is not None:  # one variant holds the sweep's alias at a time
+            old = self.state.experiments[held[0]]
+            rest = {a: r for a, r in old.aliases.items() if a != p.alias}
+            self.state = self.state.with_experiment(replace(old, aliases=rest))
+        winner = self.state.experiments[pick.winner.experiment]
+        result = pick.winner.result
+        record = AliasRecord(
+            job_id=pick.winner.job_id,
+            since=int(time.time()),
+            scores={p.suite: result.pass_rate if result else None},
+            sweep=sweep,
+        )
+        self.state = self.state.with_experiment(replace(winner, aliases={**winner.aliases, p.alias: record}))
+        self._save()
+        self._emit(ev.AliasMoved(sweep, p.alias, pick.winner.job_id, holder_job, pick.figures))
 
     def _move_alias(
         self,

@@ -36,7 +36,7 @@ from runner.job_status import JobStatus
 from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
 from runner.selection import Candidate, Selection, candidates_of, select, select_options
-from runner.state import ExperimentState, State, StateStore
+from runner.state import ExperimentState, State, StateStore, sweep_alias
 from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
 from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
@@ -735,7 +735,11 @@ def show(
 def output(c: Context, name: str, as_json: bool) -> None:
     """Print the fine-tuned model id of NAME's current run, or of the run NAME@ALIAS points at (for scripts)."""
     name, _, alias = name.partition("@")
-    es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
+    state = c.store.load_or_new(c.target.name)
+    swept = sweep_alias(state, name, alias) if alias and name not in state.experiments else None
+    if swept is not None:  # SWEEP@alias (`promote: {pick: best}`): the variant that holds it
+        name = swept[0]
+    es = _experiment_state(c, name, state)
     run = es.current_run
     if alias:
         held = es.aliases.get(alias)
@@ -848,7 +852,7 @@ def eval_command(
 
     Results are kept in state: a suite that did not change is not run again for the same model."""
     from runner.plan import Action
-    from runner.views.evals import evals_document, evals_lines, evals_markdown
+    from runner.views.evals import evals_document, evals_lines, evals_markdown, ranking_lines, ranking_markdown
     from runner.views.progress import ConsoleObserver
 
     loaded = _load(c)
@@ -874,14 +878,16 @@ def eval_command(
         p = _plan(c, loaded, applier.state, provider)
     wanted = [x for x in p.evals if not names or x.experiment in names]
     promotions = [x for x in p.changes if x.action is Action.PROMOTE and (not names or x.experiment in names)]
+    rankings = [r for r in p.sweeps if not names or any(v.experiment in names for v in r.variants)]
     if as_json:
-        c.out.print_json(json.dumps(evals_document(wanted, promotions), ensure_ascii=False))
+        c.out.print_json(json.dumps(evals_document(wanted, promotions, rankings), ensure_ascii=False))
     elif markdown:
-        c.out.out(evals_markdown(wanted, promotions) or "No eval suites.\n", highlight=False, end="")
+        text = "\n".join(t for t in (evals_markdown(wanted, promotions), ranking_markdown(rankings)) if t)
+        c.out.out(text or "No eval suites.\n", highlight=False, end="")
     elif not wanted:
         c.out.print("No experiment lists eval suites (`evals:` in its spec).")
     else:
-        for line in evals_lines(wanted, promotions):
+        for line in [*evals_lines(wanted, promotions), *ranking_lines(rankings)]:
             c.out.print(line)
 
 

@@ -15,6 +15,7 @@ from runner.adoption import adoptable_job
 from runner.datasets import Dataset
 from runner.diagnostics import Diagnostic, Severity
 from runner.evals.planning import Comparison, EvalStep, PromoteStep, plan_evals
+from runner.evals.ranking import Entrant, SweepMember, SweepRanking, pick_best, rank_sweeps
 from runner.evals.suite import Suite
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
@@ -22,7 +23,7 @@ from runner.moves import plan_moves
 from runner.remote import RemoteJob, Snapshot
 from runner.selection import Selection
 from runner.spec import Experiment
-from runner.state import Run, State
+from runner.state import Run, State, sweep_alias
 
 PLAN_FORMAT_VERSION = 1
 
@@ -109,6 +110,8 @@ class Change:
     depth: int = 0  # how many experiments it builds on (a chain): upstream ones are applied first
     evaluate: EvalStep | None = None  # an evaluate change: the suite and the models it runs on
     promote: PromoteStep | None = None  # a promote change: the alias, the run and the gate
+    sweep: str | None = None  # a change of a variant of a `matrix:`: the spec's own name (see runner.sweeps)
+    sweep_values: tuple[tuple[str, Any], ...] = ()  # ... and the variant's (dotted field, value)s
 
     @property
     def spends(self) -> bool:
@@ -170,6 +173,7 @@ class Plan:
     target_notes: tuple[str, ...] = ()  # what the target's capability profile implies
     format_version: int = PLAN_FORMAT_VERSION
     evals: tuple[Comparison, ...] = ()  # the eval table: each suite's figures per experiment
+    sweeps: tuple[SweepRanking, ...] = ()  # each sweep's variants ranked by their evals
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -210,11 +214,13 @@ class Plan:
         d["has_changes"] = self.has_changes
         # Eval fields only where there are evals, so plans without them read as they always did.
         for c in d["changes"]:
-            for key in ("evaluate", "promote"):
-                if c.get(key) is None:
+            for key in ("evaluate", "promote", "sweep", "sweep_values"):
+                if not c.get(key):
                     c.pop(key, None)
         if not d["evals"]:
             del d["evals"]
+        if not d["sweeps"]:
+            del d["sweeps"]
         for action in (Action.EVALUATE, Action.PROMOTE):
             if not d["summary"][str(action)]:
                 del d["summary"][str(action)]
@@ -307,6 +313,10 @@ def make_plan(
         changes.append(replace(change, depth=depth[name]) if depth[name] else change)
         found, evals_of = _plan_evals(by_name[name], change, state, snapshot)
         changes += found
+        exp = by_name[name].experiment
+        if exp.sweep is not None:  # the variant's changes, marked for the views to show a sweep as one table
+            n = len(found) + 1
+            changes[-n:] = [replace(c, sweep=exp.sweep, sweep_values=exp.sweep_values) for c in changes[-n:]]
         comparisons += evals_of.comparisons
         diags += [
             Diagnostic(
@@ -319,6 +329,7 @@ def make_plan(
             )
             for p in evals_of.problems
         ]
+    changes += _sweep_promotions(list(by_name.values()), state, comparisons)
     for name in sorted(set(state.experiments) - set(by_name)):
         es = state.experiments[name]
         cur = es.current_run
@@ -408,15 +419,89 @@ def make_plan(
         delete_models=delete_models,
         selection=selection,
         evals=tuple(comparisons),
+        sweeps=rank_sweeps(_sweep_members(desired), comparisons),
         target_notes=tuple(target_notes),
     )
+
+
+def _picks(d: Desired) -> bool:
+    return d.experiment.sweep is not None and d.experiment.promote is not None and d.experiment.promote.pick is not None
+
+
+def _sweep_promotions(desired: Sequence[Desired], state: State, comparisons: Sequence[Comparison]) -> list[Change]:
+    """`promote: {pick: best}`: one promote change per sweep, moving the sweep's alias to its best variant that
+    passes the gate (decided now when every variant has been scored, else by apply once they are)."""
+    groups: dict[str, list[Desired]] = {}
+    for d in desired:
+        if _picks(d):
+            groups.setdefault(d.experiment.sweep or "", []).append(d)
+    rows = {(c.experiment, c.suite): c for c in comparisons}
+    out = []
+    for sweep, group in sorted(groups.items()):
+        first = group[0].experiment
+        if len(group) < first.sweep_size:  # a selection of some of its variants: the alias is left as it is
+            continue
+        rule = first.promote
+        assert rule is not None
+        suite = next((s for s in group[0].suites if s.name == rule.suite), None)
+        if suite is None:  # the gate's suite did not load: its errors are reported where it is read
+            continue
+        held = sweep_alias(state, sweep, rule.alias)
+        holder_job = held[1].job_id if held else None
+        holder_run = state.experiments[held[0]].run(holder_job) if held else None
+        step = PromoteStep(
+            rule.alias,
+            None,
+            suite=suite.name,
+            key=suite.key,
+            min_pass_rate=rule.min_pass_rate,
+            no_regression=rule.no_regression,
+            holder=holder_job,
+            sweep=sweep,
+        )
+        found = [rows.get((d.experiment.name, suite.name)) for d in group]
+        if any(c is None or c.pending for c in found):
+            reason = f"after the variants' evals, to the best that passes the gate on {suite.name}"
+            out.append(
+                Change(Action.PROMOTE, sweep, reason=reason, promote=step, file=first.file, line=first.line("promote"))
+            )
+            continue
+        entrants = [Entrant(c.experiment, c.candidate_job, c.candidate) for c in found if c is not None]
+        holder_result = holder_run.eval_result(suite.key) if holder_run else None
+        pick = pick_best(rule, entrants, holder_result, held=held is not None)
+        if pick.winner is not None and pick.winner.job_id == holder_job:
+            continue
+        if pick.winner is None:
+            step = replace(step, figures=pick.figures, blocked=True)
+        else:
+            step = replace(step, job_id=pick.winner.job_id, variant=pick.winner.experiment, figures=pick.figures)
+        reason = f"gate {'blocked' if step.blocked else 'passes'}: {pick.figures}"
+        out.append(
+            Change(Action.PROMOTE, sweep, reason=reason, promote=step, file=first.file, line=first.line("promote"))
+        )
+    return out
+
+
+def _sweep_members(desired: Sequence[Desired]) -> list[SweepMember]:
+    return [
+        SweepMember(
+            d.experiment.name,
+            d.experiment.sweep,
+            d.experiment.sweep_values,
+            tuple(s.name for s in d.suites),
+            d.experiment.promote.suite if d.experiment.promote else None,
+        )
+        for d in desired
+        if d.experiment.sweep is not None
+    ]
 
 
 def _plan_evals(d: Desired, change: Change, state: State, snapshot: Snapshot) -> tuple[list[Change], Any]:
     """The evaluate and promote changes of one experiment, after its training change."""
     exp = d.experiment
     es = state.experiments.get(exp.name)
-    if not d.suites and exp.promote is None:
+    promote = None if _picks(d) else exp.promote  # a sweep's alias is planned for the sweep (_sweep_promotions)
+    if not d.suites and promote is None:
         return [], plan_evals(exp.name, exp.model, (), None, es, None, trains=False)
     trains = change.action in (Action.CREATE, Action.RETRAIN) or (
         change.action is Action.ADOPT and (es is None or es.run(change.job_id) is None)
@@ -425,7 +510,7 @@ def _plan_evals(d: Desired, change: Change, state: State, snapshot: Snapshot) ->
     job = snapshot.jobs.get(candidate.job_id) if candidate else None
     if candidate is not None and job is not None:  # as the target reports it now (apply records it first)
         candidate = replace(candidate, status=job.status, fine_tuned_model=job.fine_tuned_model)
-    found = plan_evals(exp.name, d.api_model or exp.model, d.suites, exp.promote, es, candidate, trains=trains)
+    found = plan_evals(exp.name, d.api_model or exp.model, d.suites, promote, es, candidate, trains=trains)
     out = [
         Change(
             Action.EVALUATE,

@@ -63,6 +63,7 @@ class Experiment:
     defaulted: frozenset[str] = frozenset()  # top-level fields that came from ftrun.yaml's `defaults:`
     sweep: str | None = None  # the spec's own name, for a variant of its `matrix:` (see runner.sweeps)
     sweep_values: tuple[tuple[str, Any], ...] = ()  # the variant's (dotted field, value)s
+    sweep_size: int = 0  # how many variants the matrix makes
     evals: tuple[str, ...] = ()  # eval suites (evals/<suite>.yaml) its models are scored on
     promote: Promotion | None = None  # the alias its runs are promoted to, and the gate
 
@@ -107,13 +108,23 @@ def _method(value: Any) -> Method:
     return Method(value["type"], dict(value.get("hyperparameters") or {}), extra)
 
 
-def _promotion(value: Any, evals: tuple[str, ...], file: str, line: int, name: str) -> Promotion | Diagnostic | None:
+def _promotion(
+    value: Any, evals: tuple[str, ...], located: Located, line: int, name: str, *, swept: bool
+) -> Promotion | Diagnostic | None:
     if value is None:
         return None
     when = value.get("when") or {}
     pin = value.get("pin")
+    pick = value.get("pick")
+    file = located.file
     problem = None
-    if when and pin:
+    if pick is not None and not swept:
+        problem = "`promote.pick` picks among the variants of a `matrix:`, and this spec has none"
+        line = located.key_line(("promote", "pick"))
+    elif pick is not None and pin:
+        problem = "`promote.pick` picks a variant by its evals and `pin` names a fixed run: choose one"
+        line = located.key_line(("promote", "pick"))
+    elif when and pin:
         problem = "`promote` has both `when` (a gate) and `pin` (a fixed run): choose one"
     elif not when and not pin:
         problem = "`promote` needs `when: {suite:, min_pass_rate:}` (a gate) or `pin: <job id>`"
@@ -127,6 +138,7 @@ def _promotion(value: Any, evals: tuple[str, ...], file: str, line: int, name: s
         min_pass_rate=float(when.get("min_pass_rate", 0.0)),
         no_regression=bool(when.get("no_regression", False)),
         pin=pin,
+        pick=pick,
     )
 
 
@@ -205,22 +217,22 @@ def _sweep(
         found = check(at, "experiment", experiment=v.name, skip=from_defaults - swept)
         diags += [d for d in found if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
         if not found:
-            exp, problems = _experiment(v.name, v.data, at, from_defaults - swept)
+            exp, problems = _experiment(v.name, v.data, at, from_defaults - swept, swept=True)
             diags += [d for d in problems if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
             if exp is not None:
-                experiments.append(replace(exp, sweep=name, sweep_values=v.values))
+                experiments.append(replace(exp, sweep=name, sweep_values=v.values, sweep_size=len(variants)))
     return (experiments if not diags else []), diags
 
 
 def _experiment(
-    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]
+    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str], *, swept: bool = False
 ) -> tuple[Experiment | None, list[Diagnostic]]:
     lines = {key: located.key_line((key,)) for key in located.data}
     for key in from_defaults:
         lines.setdefault(key, 1)
     chained = merged["model"] if isinstance(merged["model"], dict) else None
     evals = tuple(merged.get("evals") or ())
-    promotion = _promotion(merged.get("promote"), evals, located.file, lines.get("promote", 1), name)
+    promotion = _promotion(merged.get("promote"), evals, located, lines.get("promote", 1), name, swept=swept)
     if isinstance(promotion, Diagnostic):
         return None, [promotion]
     exp = Experiment(

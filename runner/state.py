@@ -164,7 +164,7 @@ class State:
                     "metadata_hash": exp.metadata_hash,
                     "metadata": dict(exp.metadata),
                     "runs": [{k: v for k, v in asdict(r).items()} for r in exp.runs],
-                    **({"aliases": {a: asdict(r) for a, r in sorted(exp.aliases.items())}} if exp.aliases else {}),
+                    **({"aliases": {a: r.to_dict() for a, r in sorted(exp.aliases.items())}} if exp.aliases else {}),
                     **({"baselines": [b.to_dict() for b in exp.baselines]} if exp.baselines else {}),
                 }
                 for name, exp in sorted(self.experiments.items())
@@ -306,3 +306,12 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sweep_alias(state: State, sweep: str, alias: str) -> tuple[str, AliasRecord] | None:
+    """The variant of `sweep` whose run holds the sweep's `alias` (`pick: best`), and its record."""
+    for name, es in sorted(state.experiments.items()):
+        record = es.aliases.get(alias)
+        if record is not None and record.sweep == sweep:
+            return name, record
+    return None

@@ -9,13 +9,15 @@ from runner.evals.records import EvalResult
 
 @dataclass(frozen=True)
 class Promotion:
-    """`promote: {alias: prod, when: {suite: s, min_pass_rate: 0.8, no_regression: true}}`, or `pin: <job id>`."""
+    """`promote: {alias: prod, when: {suite: s, min_pass_rate: 0.8, no_regression: true}}`, or `pin: <job id>`;
+    on a spec with a matrix, `pick: best` makes the alias the sweep's, moved to its best variant that passes."""
 
     alias: str
     suite: str | None = None
     min_pass_rate: float = 0.0
     no_regression: bool = False
     pin: str | None = None
+    pick: str | None = None  # "best": the alias belongs to the sweep (see runner.evals.ranking.pick_best)
 
 
 @dataclass(frozen=True)

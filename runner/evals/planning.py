@@ -50,6 +50,8 @@ class PromoteStep:
     figures: str | None = None  # the gate's verdict, when the plan can already tell
     blocked: bool = False
     pinned: bool = False
+    sweep: str | None = None  # `pick: best`: the alias is this sweep's (SWEEP@alias), moved to its best variant
+    variant: str | None = None  # ... the variant whose run `job_id` is
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,13 @@ class AliasRecord:
     since: int
     scores: Mapping[str, float | None] = field(default_factory=dict)  # suite -> the run's pass rate when it moved
     pinned: bool = False
+    sweep: str | None = None  # `pick: best`: the alias is the sweep's (SWEEP@alias), held by this variant's run
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["sweep"] is None:
+            del d["sweep"]
+        return d
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> AliasRecord:
@@ -75,4 +82,5 @@ class AliasRecord:
             since=int(data.get("since") or 0),
             scores=dict(data.get("scores") or {}),
             pinned=bool(data.get("pinned")),
+            sweep=data.get("sweep"),
         )

@@ -4,6 +4,7 @@ JSON document `--json` prints. They render the plan's comparisons; they decide n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from rich.markup import escape
 
 from runner.evals.planning import Comparison
+from runner.evals.ranking import RankedVariant, SweepRanking
 from runner.evals.records import EvalResult
 from runner.plan import Action, Change, Plan
 from runner.report import EvalTable
@@ -48,9 +50,12 @@ def promotion_text(c: Change, mark: Callable[[str], str] = str) -> str:
         return f"{alias}: pinned to job {p.job_id}" + (f" (from {p.holder})" if p.holder else "")
     if p.blocked:
         return f"{alias}: {mark('blocked')}, stays on {p.holder or 'nothing'} ({p.figures})"
+    to = f"{p.variant} ({p.job_id})" if p.variant else p.job_id
     if p.figures:
-        return f"{alias}: moves to {p.job_id} ({p.figures})"
+        return f"{alias}: moves to {to} ({p.figures})"
     rule = f"pass rate >= {p.min_pass_rate:.2f} on {p.suite}" + (f", not below {p.alias}'s" if p.no_regression else "")
+    if p.sweep is not None:
+        return f"{alias}: moves to the best variant after their evals, of those with {rule}"
     return f"{alias}: moves to the {'new run' if p.job_id is None else p.job_id} after its evals if {rule}"
 
 
@@ -122,10 +127,68 @@ def evals_lines(comparisons: Sequence[Comparison], promotions: Sequence[Change] 
     return out
 
 
-def evals_document(comparisons: Sequence[Comparison], promotions: Sequence[Change] = ()) -> dict[str, Any]:
-    """`ftrun eval --json`: the comparisons and promotions as the plan document holds them."""
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _values(v: RankedVariant) -> str:
+    return ", ".join(f"{field.rsplit('.', 1)[-1]}={_value(value)}" for field, value in v.values) or "—"
+
+
+def _figure(v: RankedVariant, suite: str) -> str:
+    f = v.figure(suite)
+    if f is None or f.pass_rate is None:
+        return "after apply" if f is not None and f.pending else "—"
+    return f"{f.pass_rate:.2f}" + (f" ({f.mean_score:.2f})" if f.mean_score is not None else "")
+
+
+def _ranking_rows(r: SweepRanking) -> list[tuple[str, ...]]:
+    suites = [f"{s} *" if s == r.suite and len(r.suites) > 1 else s for s in r.suites]
+    rows: list[tuple[str, ...]] = [("rank", "variant", "values", *suites)]
+    for v in r.variants:
+        rank = str(v.rank) if v.rank is not None else "—"
+        rows.append((rank, v.experiment, _values(v), *(_figure(v, s) for s in r.suites)))
+    return rows
+
+
+def ranking_lines(rankings: Sequence[SweepRanking]) -> list[str]:
+    """Each sweep's variants, best first: rank, name, the values that differ, pass rate (mean score) per suite."""
+    out: list[str] = []
+    for r in rankings:
+        rows = _ranking_rows(r)
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        out += ["", f"[bold]Sweep {escape(r.sweep)}[/bold] [dim](ranked by {escape(r.suite)})[/dim]"]
+        for n, row in enumerate(rows):
+            line = ("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip()
+            out.append(f"[dim]{escape(line)}[/dim]" if n == 0 else escape(line))
+    return out
+
+
+def ranking_markdown(rankings: Sequence[SweepRanking]) -> str:
+    out: list[str] = []
+    for r in rankings:
+        rows = _ranking_rows(r)
+        out += [f"#### Sweep `{r.sweep}` (ranked by `{r.suite}`)", ""]
+        out.append("| " + " | ".join(rows[0]) + " |")
+        out.append("|" + "---|" * len(rows[0]))
+        for row in rows[1:]:
+            rank, name, values, *figures = row
+            out.append(f"| {rank} | `{name}` | {_md(values)} | " + " | ".join(figures) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def ranking_document(r: SweepRanking) -> dict[str, Any]:
+    return {**asdict(r), "best": r.best.experiment if r.best else None}
+
+
+def evals_document(
+    comparisons: Sequence[Comparison], promotions: Sequence[Change] = (), rankings: Sequence[SweepRanking] = ()
+) -> dict[str, Any]:
+    """`ftrun eval --json`: the comparisons, promotions and sweep rankings as the plan document holds them."""
     return {
         "evals": [{**asdict(c), "delta": c.delta} for c in comparisons],
+        "sweeps": [ranking_document(r) for r in rankings],
         "promotions": [
             {"experiment": p.experiment, "blocked": p.blocked, "reason": p.reason, **asdict(p.promote)}
             for p in promotions
@@ -171,7 +234,7 @@ def report_tables(state: State) -> dict[str, EvalTable]:
     for name, es in sorted(state.experiments.items()):
         held: dict[str, list[str]] = {}
         for alias, record in sorted(es.aliases.items()):
-            held.setdefault(record.job_id, []).append(f"{name}@{alias}")
+            held.setdefault(record.job_id, []).append(f"{record.sweep or name}@{alias}")
         rows = [
             _report_row(run.job_id, r, ", ".join(held.get(run.job_id, ())))
             for run in es.runs

@@ -112,6 +112,67 @@ def _change_lines(c: Change, plan: Plan) -> list[str]:
     return lines
 
 
+# A sweep's variants are shown as one table when these are all their changes (a retrain keeps its block: its field
+# changes are what a reviewer reads).
+TABLED = (Action.CREATE, Action.ADOPT, Action.UPDATE_STATE, Action.EVALUATE)
+
+
+def _sweep_tables(plan: Plan) -> dict[str, list[list[Change]]]:
+    """Each sweep's variants shown as one table: sweep -> one list of changes per variant, in the plan's order."""
+    by_variant: dict[str, dict[str, list[Change]]] = {}
+    for c in plan.ordered():
+        if c.sweep is not None:
+            by_variant.setdefault(c.sweep, {}).setdefault(c.experiment, []).append(c)
+    return {
+        sweep: [cs for cs in variants.values() if all(c.action in TABLED for c in cs)]
+        for sweep, variants in by_variant.items()
+        if any(all(c.action in TABLED for c in cs) for cs in variants.values())
+    }
+
+
+def _swept_values(changes: list[Change]) -> str:
+    values = changes[0].sweep_values
+    return ", ".join(f"{f.rsplit('.', 1)[-1]}={v if isinstance(v, str) else json.dumps(v)}" for f, v in values)
+
+
+def _sweep_evals(plan: Plan, sweep: str, variant: str) -> str:
+    ranking = next((r for r in plan.sweeps if r.sweep == sweep), None)
+    v = next((v for v in ranking.variants if v.experiment == variant), None) if ranking else None
+    if ranking is None or v is None:
+        return ""
+    cells = []
+    for f in v.figures:
+        rate = (
+            "after apply" if f.pass_rate is None and f.pending else "—" if f.pass_rate is None else f"{f.pass_rate:.2f}"
+        )
+        cells.append(f"{f.suite} {rate}")
+    return ", ".join(cells) + (f" (#{v.rank})" if v.rank is not None else "")
+
+
+def _sweep_rows(plan: Plan, sweep: str, variants: list[list[Change]]) -> list[tuple[str, ...]]:
+    """variant, values, action, estimate and (when the sweep has suites) its eval figures, a row per variant."""
+    evals = any(r.sweep == sweep for r in plan.sweeps)
+    rows: list[tuple[str, ...]] = []
+    for cs in variants:
+        training = next((c for c in cs if c.action is not Action.EVALUATE), None)
+        action = ", ".join(dict.fromkeys(str(c.action) for c in cs))
+        est = estimate_text(training.estimate) if training is not None and training.spends else ""
+        row = (cs[0].experiment, _swept_values(cs), action, est)
+        rows.append((*row, _sweep_evals(plan, sweep, cs[0].experiment)) if evals else row)
+    return rows
+
+
+def _sweep_lines(plan: Plan, sweep: str, variants: list[list[Change]]) -> list[str]:
+    rows = _sweep_rows(plan, sweep, variants)
+    head = ("variant", "values", "action", "estimate", "evals")[: len(rows[0])]
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    out = [f"  [bold]# sweep {escape(sweep)}[/bold]: {len(variants)} variant(s)"]
+    for n, r in enumerate((head, *rows)):
+        line = ("    " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True))).rstrip()
+        out.append(f"[dim]{escape(line)}[/dim]" if n == 0 else escape(line))
+    return out
+
+
 def _model(model: Any) -> str:
     """A base model, or `the model of experiment marv` for a chain."""
     if isinstance(model, dict) and "experiment" in model:
@@ -196,9 +257,15 @@ def plan_text(plan: Plan) -> str:
         out.append(f"ftrun will {verb} on target [bold]'{escape(plan.target)}'[/bold] ({escape(plan.endpoint)}):")
         out.extend(f"  [dim]{escape(note)}[/dim]" for note in plan.target_notes)
         out.append("")
+        tables = _sweep_tables(plan)
+        tabled = {id(c) for variants in tables.values() for cs in variants for c in cs}
         for c in plan.ordered():
-            out.extend(_change_lines(c, plan))
-            out.append("")
+            if id(c) not in tabled:
+                out.extend(_change_lines(c, plan))
+                out.append("")
+            elif c.sweep in tables:
+                out.extend(_sweep_lines(plan, c.sweep, tables.pop(c.sweep)))
+                out.append("")
         if plan.uploads:
             total = sum(u.bytes for u in plan.uploads)
             out.append(f"Uploads: {len(plan.uploads)} file(s), {total:,} bytes (each distinct file once):")
@@ -333,9 +400,13 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
     if not plan.has_changes:
         out += [f"No changes: the experiments match the state of target `{plan.target}`.", ""]
     else:
-        out.append("| | experiment | action | why | model | data | estimate |")
-        out.append("|---|---|---|---|---|---|---|")
-        for c in plan.ordered():
+        tables = _sweep_tables(plan)
+        tabled = {id(c) for variants in tables.values() for cs in variants for c in cs}
+        rest = [c for c in plan.ordered() if id(c) not in tabled]
+        if rest:
+            out.append("| | experiment | action | why | model | data | estimate |")
+            out.append("|---|---|---|---|---|---|---|")
+        for c in rest:
             sym = SYMBOL[c.action][0]
             est = estimate_text(c.estimate) if c.spends else ""
             reason = _cell(c.reason) + (f": `{c.model}`" if c.model else "")
@@ -345,7 +416,15 @@ def plan_markdown(plan: Plan, deltas: Mapping[str, DataDelta] | None = None) -> 
                 f"| `{sym}` | `{c.experiment}` | {c.action} | {reason} | {model_cell} | "
                 f"{_data_cell(c, plan, deltas)} | {_cell(est)} |"
             )
-        out.append("")
+        if rest:
+            out.append("")
+        for sweep, variants in tables.items():
+            rows = _sweep_rows(plan, sweep, variants)
+            head = ("variant", "values", "action", "estimate", "evals")[: len(rows[0])]
+            out += [f"**Sweep `{sweep}`:** {_count(len(variants), 'variant')}", ""]
+            out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            out += [f"| `{r[0]}` | " + " | ".join(_cell(x) for x in r[1:]) + " |" for r in rows]
+            out.append("")
         if plan.uploads:
             total = sum(u.bytes for u in plan.uploads)
             out.append(f"**Uploads:** {_count(len(plan.uploads), 'file')}, {total:,} bytes (each distinct file once)")
