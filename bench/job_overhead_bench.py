@@ -13,47 +13,16 @@ is sent as soon as the server answers (or `--warm-up` seconds later). Asserts no
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from openai import OpenAI
+from served import ROOT, serve
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "marv.jsonl"
 GOAL = 0.15  # time before the first step, as a share of the whole job, first job included
 POLL_SECONDS = 0.05
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], OpenAI]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "runner", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=600)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            client.models.list()
-            return server, client
-        except Exception:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise
-            time.sleep(0.1)
 
 
 def _job(client: OpenAI, file_id: str, seed: int) -> tuple[float, float]:
@@ -82,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ftrun-overhead-bench-") as tmp:
-        server, client = _serve(Path(tmp) / "data")
+        server, client = serve(Path(tmp) / "data")
         try:
             file_id = client.files.create(file=DATA, purpose="fine-tune").id
             time.sleep(args.warm_up)
