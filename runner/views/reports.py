@@ -209,7 +209,9 @@ def show_lines(
                 f"[magenta]{sparkline(m.valid)}[/magenta]"
             )
         for c in d.checkpoints:
-            figures = ", ".join(f"{k} {loss(v)}" for k, v in sorted(c.metrics.items()) if isinstance(v, int | float))
+            figures = ", ".join(  # the step is on the line already
+                f"{k} {loss(v)}" for k, v in sorted(c.metrics.items()) if isinstance(v, int | float) and k != "step"
+            )
             lines.append(
                 f"    checkpoint step {c.step}: {escape(c.model)}" + (f" ({escape(figures)})" if figures else "")
             )
