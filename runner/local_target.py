@@ -1,8 +1,9 @@
 """The local target: the built-in server in this process, read without loading the openai SDK.
 
 A plan, `status` and `show` only read the target, and importing the SDK costs more CPU than everything else a warm
-plan does. So for the in-process server, reads (list and retrieve jobs and files, job progress) are plain GETs over
-the same WSGI app, answered by the same routes and objects that every client sees. Everything that changes the
+plan does. So for the in-process server, reads (list and retrieve jobs and files, job progress) are plain GETs to
+the same WSGI app (through Werkzeug's client, which the server loads anyway), answered by the same routes and
+objects that every client sees. Everything that changes the
 target goes through the SDK (runner.provider), which is loaded on the first such call. Remote targets always use the
 SDK for everything.
 """
@@ -10,12 +11,11 @@ SDK for everything.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import httpx2
 
 from runner.diagnostics import ProviderError
 from runner.remote import (
@@ -38,7 +38,7 @@ class LocalProvider:
     def __init__(self, app: Any, target: Target) -> None:  # the server's WSGI app (runner.server.create_app)
         self._app = app
         self._target = target
-        self._http = httpx2.Client(transport=httpx2.WSGITransport(app=app), base_url=f"{LOCAL_BASE}/v1")
+        self._http = app.test_client()
 
     @cached_property
     def _sdk(self) -> Provider:
@@ -48,16 +48,16 @@ class LocalProvider:
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
         """The JSON body of a GET, or None when the server says 404."""
-        response = self._http.get(path, params=params)
+        response = self._http.get(f"/v1{path}", query_string=dict(params or {}), base_url=LOCAL_BASE)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             try:
-                message = response.json()["error"]["message"]
+                message = json.loads(response.data)["error"]["message"]
             except (ValueError, KeyError, TypeError):
-                message = response.text[:200]
+                message = response.get_data(as_text=True)[:200]
             raise ProviderError(f"the built-in server failed reading {path} (HTTP {response.status_code}): {message}")
-        body: dict[str, Any] = response.json()
+        body: dict[str, Any] = json.loads(response.data)
         return body
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -91,13 +91,16 @@ class LocalProvider:
 
     def file_sha256(self, file_id: str) -> str | None:
         digest = hashlib.sha256()
-        with self._http.stream("GET", f"/files/{file_id}/content") as response:
+        response = self._http.get(f"/v1/files/{file_id}/content", base_url=LOCAL_BASE, buffered=False)
+        try:
             if response.status_code == 404:
                 return None
             if response.status_code != 200:
                 raise ProviderError(f"the built-in server failed reading file {file_id} (HTTP {response.status_code})")
-            for chunk in response.iter_bytes():
+            for chunk in response.iter_encoded():
                 digest.update(chunk)
+        finally:
+            response.close()
         return digest.hexdigest()
 
     def list_models(self) -> list[str]:

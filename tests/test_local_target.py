@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from workspaces import chat_lines
@@ -22,6 +23,9 @@ def test_reads_match_the_sdk_and_writes_go_through_it(tmp_path: Path) -> None:
     assert local.get_file(uploaded.id) == sdk.get_file(uploaded.id) == uploaded
     assert local.find_file("train.abc.jsonl", data.stat().st_size) == uploaded
     assert local.find_file("train.abc.jsonl", 1) is None
+    content_sha = hashlib.sha256(data.read_bytes()).hexdigest()
+    assert local.file_sha256(uploaded.id) == sdk.file_sha256(uploaded.id) == content_sha  # streamed, not buffered
+    assert local.file_sha256("file-nosuchfile") is None
     jobs = [
         local.create_job(
             JobRequest("local/tiny", uploaded.id, None, {"type": "supervised"}, f"s{i}", i, {"ftrun_experiment": "x"})

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from runner.server.training import TrainingFailed, base_models
-from runner.server.training.models import locate
+from runner.server.training.models import hub_cache_dir, locate
 from runner.server.training.packaged_models import installed
 
 
@@ -23,6 +23,36 @@ def test_missing_model_is_model_not_found_with_a_way_out(
         locate(name)
     assert err.value.code == "model_not_found"
     assert "download" in err.value.message and "HF" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"XDG_CACHE_HOME": "/x/cache"},
+        {"HF_HOME": "/x/hf", "XDG_CACHE_HOME": "/x/cache"},
+        {"HUGGINGFACE_HUB_CACHE": "/x/old", "HF_HOME": "/x/hf"},
+        {"HF_HUB_CACHE": "/x/hub", "HUGGINGFACE_HUB_CACHE": "/x/old", "HF_HOME": "/x/hf"},
+        {"HF_HOME": "~/hf"},
+    ],
+)
+def test_the_hub_cache_is_where_huggingface_hub_looks(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """ftrun finds the cache without importing huggingface_hub; both must agree on every way it can be set."""
+    import importlib
+
+    from huggingface_hub import constants
+
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    ours = hub_cache_dir()
+    try:
+        theirs = importlib.reload(constants).HF_HUB_CACHE
+    finally:
+        monkeypatch.undo()
+        importlib.reload(constants)
+    assert ours == theirs
 
 
 def test_a_directory_without_a_model_is_not_a_model(tmp_path: Path) -> None:

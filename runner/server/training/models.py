@@ -40,22 +40,25 @@ def available_base_models() -> list[str]:
 
 
 def hub_cache_dir() -> str:
-    """The HF hub cache, read when asked (HF_HUB_CACHE, else HF_HOME/hub, else huggingface_hub's default)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
+    """The HF hub cache, read when asked, where huggingface_hub looks: HF_HUB_CACHE (or its older name
+    HUGGINGFACE_HUB_CACHE), else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return os.path.expanduser(os.path.expandvars(explicit))
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = os.environ.get("HF_HOME") or os.path.join(cache_home, "huggingface")
+    return os.path.join(os.path.expanduser(os.path.expandvars(home)), "hub")
 
 
 def _cached_hub_models() -> Iterable[str]:
+    folder = hub_cache_dir()
+    if not os.path.isdir(folder):  # nothing cached (and huggingface_hub need not even be imported)
+        return []
     try:
         from huggingface_hub import scan_cache_dir
 
-        info = scan_cache_dir(hub_cache_dir())
-    except Exception:  # no cache directory, or an unreadable one: nothing cached
+        info = scan_cache_dir(folder)
+    except Exception:  # an unreadable cache: nothing cached
         return []
     found = []
     for repo in info.repos:
