@@ -1,30 +1,77 @@
-"""Check a located YAML document against one of ftrun's JSON Schemas, reporting each problem at its file:line."""
+"""Check a located YAML document against one of ftrun's JSON Schemas, reporting each problem at its file:line.
+
+A document that passed is remembered in the workspace's cache (`schema/`, by the schema's text and the exact
+parsed value), so an unchanged spec is not checked again and jsonschema is not even imported for it: a warm
+`validate` or `plan` spends its time on what changed.
+"""
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
+import pickle
 from collections.abc import Collection
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
+from runner import __version__
 from runner.diagnostics import Diagnostic, Severity
 from runner.yamlsource import Located
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
+
+SCHEMAS = ("experiment", "workspace", "suite")  # the files in runner/schemas/, written for editors
+NOT_DEFAULTS = ("name", "description", "training_file", "moved_from", "matrix")  # what ftrun.yaml's defaults lack
 
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    """A schema shipped in runner/schemas/ ("experiment" or "workspace")."""
+    """A schema shipped in runner/schemas/ (one of SCHEMAS), or "defaults": the experiment fields that ftrun.yaml's
+    `defaults:` may give."""
+    if name == "defaults":
+        schema = dict(load_schema("experiment"))
+        schema.pop("required", None)
+        schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in NOT_DEFAULTS}
+        return schema
     text = resources.files("runner.schemas").joinpath(f"{name}.schema.json").read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-SCHEMAS = ("experiment", "workspace", "suite")
+@cache
+def _schema_digest(name: str) -> str:
+    return hashlib.sha256(json.dumps(load_schema(name), sort_keys=True).encode()).hexdigest()
+
+
+def _passed_marker(cache_dir: Path, name: str, data: Any) -> Path | None:
+    """Where a pass of `data` against schema `name` is remembered. The value is keyed by its pickle, which tells
+    apart everything a schema can (1 from "1" and from True, a date from its text), so a marker is never shared by
+    two values that could be judged differently; None for a value that cannot be pickled."""
+    try:
+        value = pickle.dumps(data, protocol=5)
+    except (pickle.PicklingError, TypeError, RecursionError):
+        return None
+    key = hashlib.sha256(f"{__version__}\0{_schema_digest(name)}\0".encode() + value).hexdigest()
+    return cache_dir / "schema" / key[:2] / key
+
+
+def violations(data: Any, name: str, *, cache_dir: Path | None = None) -> list[ValidationError]:
+    """Every way `data` breaks schema `name`; an empty answer is remembered under `cache_dir` (when given)."""
+    marker = _passed_marker(cache_dir, name, data) if cache_dir is not None else None
+    if marker is not None and marker.is_file():
+        return []
+    found = list(_validator(name).iter_errors(data))
+    if not found and marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:  # a read-only checkout: the check simply runs again next time
+            pass
+    return found
 
 
 def editor_schema(name: str) -> dict[str, Any]:
@@ -49,6 +96,8 @@ def write_schemas(directory: Path) -> list[Path]:
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
@@ -149,12 +198,17 @@ def _describe(error: ValidationError, located: Located, experiment: str | None) 
 
 
 def check(
-    located: Located, schema: str, *, experiment: str | None = None, skip: Collection[str] = ()
+    located: Located,
+    schema: str,
+    *,
+    experiment: str | None = None,
+    skip: Collection[str] = (),
+    cache_dir: Path | None = None,
 ) -> list[Diagnostic]:
     """All schema violations of `located`, sorted by line; those inside a top-level key in `skip` are left out."""
     out: list[Diagnostic] = []
     seen: set[tuple[object, ...]] = set()
-    for top in _validator(schema).iter_errors(located.data):
+    for top in violations(located.data, schema, cache_dir=cache_dir):
         for leaf in _leaves(top):
             if leaf.absolute_path and leaf.absolute_path[0] in skip:
                 continue

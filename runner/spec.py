@@ -180,17 +180,19 @@ def load_experiment(path: Path, ws: Workspace) -> tuple[list[Experiment], list[D
     name: str = declared if isinstance(declared, str) else path.stem
     merged, from_defaults = _merge_defaults(located.data, ws.defaults.data or {})
     # Values that came from ftrun.yaml's defaults were checked, at their own lines, when the workspace loaded.
-    diags = check(Located(merged, rel, located.lines), "experiment", experiment=name, skip=from_defaults)
+    diags = check(
+        Located(merged, rel, located.lines), "experiment", experiment=name, skip=from_defaults, cache_dir=ws.cache_dir
+    )
     if diags:
         return [], diags
     if "matrix" in merged:
-        return _sweep(name, merged, located, from_defaults)
+        return _sweep(name, merged, located, from_defaults, ws.cache_dir)
     exp, problems = _experiment(name, merged, located, from_defaults)
     return ([exp] if exp else []), problems
 
 
 def _sweep(
-    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str]
+    name: str, merged: dict[str, Any], located: Located, from_defaults: set[str], cache_dir: Path
 ) -> tuple[list[Experiment], list[Diagnostic]]:
     """One experiment per combination of the matrix's values, each checked with the values it was given."""
     matrix_line = located.key_line(("matrix",))
@@ -214,7 +216,7 @@ def _sweep(
         swept = {path[0] for path in v.lines}
         lines = {**located.lines, **v.lines}
         at = Located(v.data, located.file, lines)
-        found = check(at, "experiment", experiment=v.name, skip=from_defaults - swept)
+        found = check(at, "experiment", experiment=v.name, skip=from_defaults - swept, cache_dir=cache_dir)
         diags += [d for d in found if (d.line, d.message) not in {(x.line, x.message) for x in diags}]
         if not found:
             exp, problems = _experiment(v.name, v.data, at, from_defaults - swept, swept=True)

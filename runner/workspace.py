@@ -6,15 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
 
 from runner import method_forms
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.profiles import PROFILES, Profile, default_flavor, resolve
 from runner.redact import redact_url
-from runner.schemacheck import check, load_schema
+from runner.schemacheck import check, violations
 from runner.yamlsource import Located, load_yaml
 
 CONFIG_FILE = "ftrun.yaml"
@@ -80,7 +77,7 @@ class Workspace:
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / ".ftrun" / "cache"
+        return cache_dir_of(self.root)
 
     def server_dir(self, target: Target) -> Path:
         return self.root / (target.data_dir or ".ftrun/server")
@@ -90,6 +87,11 @@ class Workspace:
             return str(path.resolve().relative_to(self.root))
         except ValueError:
             return str(path)
+
+
+def cache_dir_of(root: Path) -> Path:
+    """The workspace's cache folder: what can be computed again, never committed."""
+    return root / ".ftrun" / "cache"
 
 
 def find_root(start: Path) -> Path:
@@ -104,21 +106,12 @@ def find_root(start: Path) -> Path:
     )
 
 
-def _defaults_schema() -> dict[str, Any]:
-    schema = dict(load_schema("experiment"))
-    schema.pop("required", None)
-    props = dict(schema["properties"])
-    for key in ("name", "description", "training_file", "moved_from", "matrix"):
-        props.pop(key)
-    schema["properties"] = props
-    return schema
-
-
 def load_workspace(root: Path) -> Workspace:
     located = load_yaml(root / CONFIG_FILE, CONFIG_FILE)
     data = located.data if located.data is not None else {}
     located = Located(data, located.file, located.lines)
-    diags = check(located, "workspace")
+    cache_dir = cache_dir_of(root)
+    diags = check(located, "workspace", cache_dir=cache_dir)
     if not diags and isinstance(data.get("defaults"), dict):
         defaults_data, lines, diags = method_forms.normalise(
             data["defaults"], located.lines, file=CONFIG_FILE, prefix=("defaults",)
@@ -127,8 +120,7 @@ def load_workspace(root: Path) -> Workspace:
         located = Located(data, located.file, lines)
     if not diags and isinstance(data.get("defaults"), dict):
         # `defaults` holds experiment fields: check them with the experiment schema, at their own lines.
-        validator = jsonschema.Draft202012Validator(_defaults_schema())
-        for err in validator.iter_errors(data["defaults"]):
+        for err in violations(data["defaults"], "defaults", cache_dir=cache_dir):
             line = located.line(("defaults", *err.absolute_path))
             diags.append(
                 Diagnostic(Severity.ERROR, f"defaults: {err.message}", file=CONFIG_FILE, line=line, check="bad-value")

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 TYPES = ("equals", "contains", "icontains", "not-contains", "regex", "json", "similar", "judge")
 NEEDS_VALUE = ("equals", "contains", "icontains", "not-contains", "regex", "similar")
 DEFAULT_SIMILAR_THRESHOLD = 0.8
@@ -103,6 +101,8 @@ def parse(raw: Any) -> Assertion:
     if schema is not None:
         if kind != "json" or not isinstance(schema, Mapping):
             raise InvalidAssertion("`schema` belongs to a json assertion and is a JSON Schema (a mapping)")
+        import jsonschema  # only for suites that have a schema to check
+
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as e:
@@ -197,6 +197,8 @@ def check(a: Assertion, answer: str, judge_reply: str | None = None) -> Check:
             except ValueError as e:
                 return Check(False, detail=f"not JSON: {e}")
             if a.schema is not None:
+                import jsonschema
+
                 problem = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(a.schema).iter_errors(value))
                 if problem is not None:
                     return Check(False, detail=problem.message)

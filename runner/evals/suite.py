@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from runner.datasets import DataSpec
+from runner.datasets.cache import cache_for
 from runner.datasets.jsonparse import JsonLineError, parse_line
-from runner.datasets.materialize import MaterializeError, render_lines, resolve_in_root
+from runner.datasets.materialize import MaterializeError, materialize, resolve_in_root
 from runner.diagnostics import Diagnostic, Severity, SpecError
 from runner.evals.assertions import Assertion, InvalidAssertion, parse
 from runner.fingerprint import digest
@@ -91,7 +92,7 @@ def _data_spec(value: Any, located: Located, path: tuple[str | int, ...]) -> Dat
     )
 
 
-def _lines(spec: DataSpec, root: Path) -> Iterator[tuple[str, int, str]]:
+def _lines(spec: DataSpec, root: Path, cache_dir: Path) -> Iterator[tuple[str, int, str]]:
     """(file, line, text) of every case line a cases entry yields: a JSONL file's lines, or a template's renderings."""
     if spec.path:
         path = resolve_in_root(root, spec.path, "cases file")
@@ -105,9 +106,11 @@ def _lines(spec: DataSpec, root: Path) -> Iterator[tuple[str, int, str]]:
                         message = f"invalid UTF-8: {e}"
                         raise MaterializeError(message, file=spec.path, line=number, check="invalid_utf8") from None
         return
-    origin = spec.source_path
-    for number, text in render_lines(spec, root):
-        yield origin or str(spec.file), number, text
+    # Rendered like training data, through the data cache: unchanged cases are read back, not rendered again.
+    material = materialize(spec, root, cache_for(cache_dir))
+    with material.path.open(encoding="utf-8") as f:
+        for number, text in enumerate(f, 1):
+            yield material.origin, material.origin_line(number), text.rstrip("\n")
 
 
 def _case(value: Any, defaults: Sequence[Assertion], file: str, line: int) -> Case:
@@ -153,7 +156,7 @@ def load_suite(path: Path, ws: Workspace) -> tuple[Suite | None, list[Diagnostic
         return None, list(e.diagnostics)
     if not isinstance(located.data, dict):
         return None, [_error("an eval suite must be a mapping with `cases:`", rel, 1, "wrong-type")]
-    diags = check(located, "suite")
+    diags = check(located, "suite", cache_dir=ws.cache_dir)
     if diags:
         return None, diags
     data = located.data
@@ -170,7 +173,7 @@ def load_suite(path: Path, ws: Workspace) -> tuple[Suite | None, list[Diagnostic
         where: tuple[str | int, ...] = ("cases", i) if isinstance(data["cases"], list) else ("cases",)
         spec = _data_spec(raw_spec, located, where)
         try:
-            for file, line, text in _lines(spec, ws.root):
+            for file, line, text in _lines(spec, ws.root, ws.cache_dir):
                 try:
                     case = _case(parse_line(text), defaults, file, line)
                 except JsonLineError as e:
