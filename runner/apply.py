@@ -16,6 +16,7 @@ from typing import Protocol, assert_never
 from runner import events as ev
 from runner.adoption import adoptable_job, version_code
 from runner.datasets import Dataset, sha256_file
+from runner.desired import Desired
 from runner.diagnostics import ProviderError, SpecError
 from runner.evals.gate import Promotion, decide
 from runner.evals.judges import Chat
@@ -26,7 +27,7 @@ from runner.evals.runner import DEFAULT_CONCURRENCY, evaluate
 from runner.evals.suite import Suite
 from runner.failpoints import failpoint
 from runner.job_status import JobStatus
-from runner.plan import Action, Change, Desired, Plan
+from runner.plan import Action, Change, Plan
 from runner.profiles import PROFILES, Profile
 from runner.remote import (
     TAG_EXPERIMENT,

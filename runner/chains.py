@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from runner.diagnostics import Diagnostic, Severity
 
 if TYPE_CHECKING:
+    from runner.desired import Desired
     from runner.fingerprint import FieldDiff
-    from runner.plan import Desired
     from runner.spec import Experiment
     from runner.state import State
 

@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from runner import __version__, crashlog, lock, pipeline
+from runner import __version__, pipeline
 from runner.completion import experiment_names
 from runner.diagnostics import (
     Diagnostic,
@@ -33,20 +33,19 @@ from runner.diagnostics import (
     has_errors,
 )
 from runner.job_status import JobStatus
-from runner.plan import Mode, Plan, make_plan, stale_reasons
 from runner.remote import Provider
 from runner.selection import Candidate, Selection, candidates_of, select, select_options
 from runner.state import ExperimentState, State, StateStore, sweep_alias
-from runner.views import reports
 from runner.views.diagnostics import diagnostics_text
-from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line, event_log_line
-from runner.views.plan import plan_error_markdown, plan_json, plan_markdown, plan_text
 from runner.views.text import printable
 from runner.workspace import Target, Workspace, find_root, load_workspace
 
+# What only some commands need is imported by those commands: every command starts quickly.
 if TYPE_CHECKING:
     from runner.apply import Applier
     from runner.evals.judges import Chat
+    from runner.lock import LockInfo
+    from runner.plan import Mode, Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,7 +97,9 @@ class Context:
     def lock(self, operation: str) -> Any:
         """The target's state lock; a lock left by a holder that died on this host is taken over, with a warning."""
 
-        def taken_over(dead: lock.LockInfo) -> None:
+        from runner import lock
+
+        def taken_over(dead: LockInfo) -> None:
             self.err.print(
                 f"[bold yellow]warning[/]: took over the state lock left by {escape(dead.describe())}, "
                 "which is no longer running"
@@ -125,6 +126,8 @@ def _handle_errors(fn: F) -> F:
             err.print("[yellow]interrupted[/yellow]")
             sys.exit(ExitCode.INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the one place an unexpected error becomes a line and a log file
+            from runner import crashlog
+
             where = crashlog.write(e, ctx._ws if ctx else None)
             err.print(
                 f"[bold red]error[/]: ftrun failed unexpectedly ({escape(type(e).__name__)}); "
@@ -184,11 +187,13 @@ def _plan(
     provider: Provider,
     retrain: Sequence[str] = (),
     *,
-    mode: Mode = Mode.APPLY,
+    mode: Mode | None = None,
     delete_models: bool = False,
     selection: Selection | None = None,
 ) -> Plan:
     """The plan against the target's state, from one refresh of the target (loaded is None in destroy mode)."""
+    from runner.plan import Mode, make_plan
+
     names = {e.name for e in loaded.experiments} if loaded else set()
     unknown = [n for n in retrain if n not in names]
     if unknown:
@@ -207,7 +212,7 @@ def _plan(
         diagnostics=[*(d for d in loaded.diagnostics if d.severity is not Severity.ERROR), *model_diags]
         if loaded
         else (),
-        mode=mode,
+        mode=mode or Mode.APPLY,
         delete_models=delete_models,
         selection=selection,
         target_notes=c.target.notes,
@@ -258,6 +263,8 @@ def _select(c: Context, selectors: Sequence[str], excludes: Sequence[str], state
 
 
 def _print_plan(c: Context, p: Plan, *, as_json: bool = False) -> None:
+    from runner.views.plan import plan_json, plan_text
+
     if as_json:
         c.out.print_json(plan_json(p))
     else:
@@ -270,6 +277,8 @@ def _plan_error_markdown(c: Context, e: FtrunError) -> str:
         workspace, target = c.ws.name, c.target.name
     except FtrunError:
         workspace, target = c.directory.resolve().name, c.target_name or "default"
+    from runner.views.plan import plan_error_markdown
+
     return plan_error_markdown(workspace, target, e.diagnostics)
 
 
@@ -296,17 +305,18 @@ def _confirm(c: Context, question: str) -> None:
 def validate(c: Context, as_json: bool) -> None:
     """Check the specs and the data they train on, without contacting the target."""
     from runner.target_models import offline_diagnostics
+    from runner.views.validation import validate_document, validate_lines
 
     loaded = pipeline.load(c.ws, c.target)
     found = offline_diagnostics(loaded.desired, c.target, c.ws.defaults.key_line(("model",)))
     loaded = replace(loaded, diagnostics=(*loaded.diagnostics, *found))
     if as_json:
-        doc = reports.validate_document(loaded.desired, loaded.diagnostics)
+        doc = validate_document(loaded.desired, loaded.diagnostics)
         c.out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         c.warn(loaded.diagnostics)
         if not has_errors(loaded.diagnostics):
-            for line in reports.validate_lines(loaded.desired):
+            for line in validate_lines(loaded.desired):
                 c.out.print(line)
     if has_errors(loaded.diagnostics):
         sys.exit(ExitCode.ERROR)
@@ -350,6 +360,8 @@ def plan(
     """Show what apply would do: what would train, why, from which data and at what cost."""
     if delete_models and not destroy:
         raise FtrunError("--delete-models goes with --destroy (a plan never deletes models otherwise)")
+    from runner.plan import Mode
+
     try:
         state = c.store.load_or_new(c.target.name)
         selection = _select(c, selectors, excludes, state)
@@ -360,6 +372,8 @@ def plan(
         if markdown:  # the pull request still gets its comment, saying what to fix
             c.out.out(_plan_error_markdown(c, e), highlight=False, end="")
         raise
+    from runner.views.plan import plan_json, plan_markdown
+
     if out is not None and not p.has_errors:
         out.write_text(plan_json(p) + "\n", encoding="utf-8")
     if markdown:
@@ -405,6 +419,8 @@ def apply(
 
     With PLAN_FILE (from `ftrun plan --out`), apply exactly that plan without asking, or refuse if it is stale.
     """
+    from runner.plan import Mode, stale_reasons
+
     saved = _read_saved_plan(plan_file) if plan_file else None
     if as_json and not auto_approve and saved is None:
         raise FtrunError("--json needs --auto-approve (or a saved plan): there is no one to ask")
@@ -431,7 +447,7 @@ def apply(
         if as_json:
             c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
         else:
-            c.out.print(plan_text(p))
+            _print_plan(c, p)
         if p.has_errors:
             sys.exit(ExitCode.ERROR)
         if p.has_changes and not auto_approve and saved is None:
@@ -478,6 +494,7 @@ def _judges(c: Context, loaded: pipeline.Loaded | None) -> dict[str, Chat]:
 
 def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool) -> None:
     from runner.events import tally
+    from runner.views.events import APPLY_ALWAYS, DESTROY_ALWAYS, completion_line
 
     if as_json:
         doc = {"type": f"{title.lower()}_complete", "counts": tally(applier.events)}
@@ -489,6 +506,8 @@ def _print_completion(c: Context, title: str, applier: Applier, *, as_json: bool
 
 def _wait(c: Context, applier: Applier, timeout: float | None, selection: Selection | None = None) -> None:
     """Track every current job (of the selection) until it settles; Ctrl-C stops watching, never the jobs."""
+    from runner.views import reports
+    from runner.views.events import completion_line
     from runner.views.progress import ConsoleObserver
 
     names = sorted(n for n in applier.state.experiments if selection is None or n in selection)
@@ -524,6 +543,8 @@ def _wait(c: Context, applier: Applier, timeout: float | None, selection: Select
 
 
 def _read_saved_plan(path: Path) -> dict[str, Any]:
+    from runner.plan import Mode
+
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -567,6 +588,7 @@ def status(
         state = replace(state, experiments={n: es for n, es in state.experiments.items() if n in selection})
     state = _live_state(c, state, offline)
     from runner.evals.standing import standing
+    from runner.views import reports
 
     standings = {name: standing(es) for name, es in sorted(state.experiments.items())}
     rows = [reports.run_row(name, es.current_run, standings[name]) for name, es in sorted(state.experiments.items())]
@@ -692,6 +714,7 @@ def show(
     results beside the base model's, and the aliases each run holds."""
     from runner.datasets.pricing import actual_cost
     from runner.run_details import gather
+    from runner.views import reports
 
     state = c.store.load_or_new(c.target.name)
     if name is not None and (selectors or excludes):
@@ -899,6 +922,8 @@ def eval_command(
 @_handle_errors
 def logs(c: Context, name: str, follow: bool, as_json: bool) -> None:
     """The events of experiment NAME's current job, oldest first (training steps, checkpoints, errors)."""
+    from runner.views.events import event_log_line
+
     es = _experiment_state(c, name, c.store.load_or_new(c.target.name))
     run = es.current_run
     if run is None:
@@ -941,6 +966,8 @@ def destroy(
 
     `ftrun plan --destroy [--delete-models]` shows the same plan (as text, Markdown or JSON) without acting.
     """
+    from runner.plan import Mode
+
     if as_json and not auto_approve:
         raise FtrunError("--json needs --auto-approve: there is no one to ask")
     provider = c.provider()
@@ -951,7 +978,7 @@ def destroy(
         if as_json:
             c.out.out(json.dumps({"type": "plan", "plan": p.to_dict()}, ensure_ascii=False), highlight=False)
         else:
-            c.out.print(plan_text(p))
+            _print_plan(c, p)
         if not p.has_changes and not p.refresh and not p.drift:
             return
         if p.has_changes and not auto_approve:
@@ -1095,6 +1122,8 @@ def import_command(c: Context, name: str, job_id: str) -> None:
 @_handle_errors
 def force_unlock(c: Context, lock_id: str) -> None:
     """Remove a lock left by an ftrun that died (the lock id is in the error that named it)."""
+    from runner import lock
+
     held = lock.force_unlock(c.ws.lock_path(c.target), lock_id)
     c.out.print(f"Unlocked: the lock of pid {held.pid} on {escape(held.host)} ('{escape(held.operation)}') is gone.")
 

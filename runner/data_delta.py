@@ -1,6 +1,6 @@
 """What each experiment's data is now, against what its current run was trained on: examples and tokens.
 
-A pure reading of the prepared data (runner.plan.Desired) and of state, whose runs record the examples and tokens
+A pure reading of the prepared data (runner.desired.Desired) and of state, whose runs record the examples and tokens
 of the data they were created from (see runner.apply). A run recorded before that was kept gives no delta.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from runner.plan import Desired
+from runner.desired import Desired
 from runner.state import State
 
 

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runner.desired import Desired
 from runner.diagnostics import FtrunError
 from runner.fingerprint import digest
-from runner.plan import Desired
 from runner.remote import RemoteFile, RemoteJob
 from runner.state import ExperimentState, FileRecord, Run, State
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from runner.diagnostics import Diagnostic, Severity
 
 if TYPE_CHECKING:
-    from runner.plan import Desired
+    from runner.desired import Desired
     from runner.spec import Experiment
     from runner.state import State
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from runner import chains, datasets
 from runner.datasets.jsonparse import JsonLineError, parse_line
+from runner.desired import Desired, Estimate
 from runner.diagnostics import Diagnostic, Severity
 from runner.evals.suite import EVALS_DIR, Suite, load_suites, suite_files
 from runner.fingerprint import digest, metadata_inputs, training_inputs
 from runner.job_status import JobStatus
-from runner.plan import Desired, Estimate
 from runner.remote import TAG_WORKSPACE, Provider, Snapshot
 from runner.spec import Experiment, load_experiments
 from runner.state import State

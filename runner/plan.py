@@ -1,6 +1,6 @@
 """The planner: a pure function of (desired experiments, state, remote snapshot) returning an immutable plan.
 
-No I/O happens here. Text, Markdown and JSON are renderings of the one `Plan` document (see runner.render).
+No I/O happens here. Text, Markdown and JSON are renderings of the one `Plan` document (see runner.views.plan).
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from typing import Any
 
 from runner import chains
 from runner.adoption import adoptable_job
-from runner.datasets import Dataset
+from runner.desired import Desired, Estimate
 from runner.diagnostics import Diagnostic, Severity
 from runner.evals.planning import Comparison, EvalStep, PromoteStep, plan_evals
 from runner.evals.ranking import Entrant, SweepMember, SweepRanking, pick_best, rank_sweeps
-from runner.evals.suite import Suite
 from runner.fingerprint import FieldDiff, diff
 from runner.job_status import JobStatus
 from runner.moves import plan_moves
 from runner.remote import RemoteJob, Snapshot
 from runner.selection import Selection
-from runner.spec import Experiment
 from runner.state import Run, State, sweep_alias
 
 PLAN_FORMAT_VERSION = 1
@@ -61,30 +59,6 @@ APPLY_ORDER = (
 class Mode(enum.StrEnum):
     APPLY = "apply"  # make the target match the specs
     DESTROY = "destroy"  # cancel and forget everything in state (and delete models when asked)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    epochs: int | None
-    billed_tokens: int | None
-    usd: float | None
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Desired:
-    """One experiment as the specs and its prepared data want it."""
-
-    experiment: Experiment
-    training: Dataset
-    validation: Dataset | None
-    inputs: Mapping[str, Any]
-    training_hash: str
-    metadata: Mapping[str, Any]
-    metadata_hash: str
-    estimate: Estimate | None = None
-    api_model: str | None = None  # the model as sent to the target, when it differs from the spec's (a local path)
-    suites: tuple[Suite, ...] = ()  # the eval suites it lists, loaded and checked
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from runner.datasets import Dataset
-from runner.plan import Desired
+from runner.desired import Desired
 from runner.remote import Provider
 from runner.run_details import RunDetails, gather
 from runner.state import Run, State

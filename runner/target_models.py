@@ -11,8 +11,8 @@ import difflib
 import os
 from collections.abc import Iterable, Sequence
 
+from runner.desired import Desired
 from runner.diagnostics import Diagnostic, Severity
-from runner.plan import Desired
 from runner.workspace import CONFIG_FILE, Target
 
 # OpenAI's fine-tunable base models and the methods each takes. Source: OpenAI's supervised fine-tuning guide

@@ -13,10 +13,11 @@ import pytest
 import yaml
 
 from runner.datasets import Dataset, DataSpec
+from runner.desired import Desired, Estimate
 from runner.evals.gate import Promotion
 from runner.evals.records import AliasRecord, EvalResult
 from runner.evals.suite import Sampling, Suite
-from runner.plan import Action, Desired, Estimate, Mode, Plan, make_plan
+from runner.plan import Action, Mode, Plan, make_plan
 from runner.remote import TAG_EXPERIMENT, TAG_TRAINING_HASH, TAG_WORKSPACE, RemoteJob, Snapshot
 from runner.selection import Selection
 from runner.spec import Experiment

@@ -12,8 +12,6 @@ import os
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +175,9 @@ def scan_file(
         parts = [scan_range(path, 0, size, method, encoding, limit, fast)]
     else:
         # several ranges per worker, so a worker slowed by other load on the machine holds back less work
+        from concurrent.futures import ProcessPoolExecutor  # only a big file's first scan needs processes
+        from concurrent.futures.process import BrokenProcessPool
+
         ranges = _ranges(path, size, max(workers * 4, -(-size // chunk_bytes)))
         get_encoding(encoding)  # built once here; workers started by fork inherit it
         try:

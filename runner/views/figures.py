@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from runner.plan import Estimate
+from runner.desired import Estimate
 
 
 def money(usd: float | None) -> str:

@@ -1,4 +1,4 @@
-"""The read commands' documents and text: validate, status, show. They render what they are given."""
+"""The read commands' documents and text: status and show. They render what they are given."""
 
 from __future__ import annotations
 
@@ -9,58 +9,13 @@ from typing import Any
 
 from rich.markup import escape
 
-from runner.diagnostics import Diagnostic, has_errors
 from runner.evals.records import AliasRecord, EvalResult
 from runner.evals.standing import ScoredResult, Standing
 from runner.job_status import JobStatus
-from runner.plan import Desired
 from runner.run_details import RunDetails
 from runner.state import ExperimentState, Run
-from runner.views.datasets import dataset_report
 from runner.views.evals import evals_markdown
-from runner.views.figures import data_delta_text, duration, estimate_text, loss, money, sparkline, table
-
-
-def validate_document(desired: Sequence[Desired], diagnostics: Sequence[Diagnostic]) -> dict[str, Any]:
-    return {
-        "valid": not has_errors(diagnostics),
-        "experiments": [
-            {
-                "name": d.experiment.name,
-                "training_hash": d.training_hash,
-                "training_file": {
-                    "display": d.training.display,
-                    "sha256": d.training.sha256,
-                    "examples": d.training.examples,
-                    "stats": asdict(d.training.stats) if d.training.stats else None,
-                    "checks": dict(d.training.check_counts),
-                },
-                "estimate": asdict(d.estimate) if d.estimate else None,
-            }
-            for d in desired
-        ],
-        "diagnostics": [d.to_dict() for d in diagnostics],
-    }
-
-
-def validate_lines(desired: Sequence[Desired]) -> list[str]:
-    """Each distinct data file's report once, then a line per experiment and the verdict."""
-    lines: list[str] = []
-    reported: set[str] = set()
-    for d in desired:
-        for ds in (d.training, d.validation):
-            if ds is not None and ds.sha256 not in reported:
-                reported.add(ds.sha256)
-                lines.extend(dataset_report(ds))
-    for d in desired:
-        stats = d.training.stats
-        tokens = f", {stats.total_tokens:,} tokens" if stats else ""
-        lines.append(
-            f"[green]✓[/green] {escape(d.experiment.name)}: {escape(d.training.display)} "
-            f"({d.training.examples} examples{tokens}); estimate {escape(estimate_text(d.estimate))}"
-        )
-    lines.append(f"[bold green]Valid:[/bold green] {len(desired)} experiment(s).")
-    return lines
+from runner.views.figures import data_delta_text, duration, loss, money, sparkline, table
 
 
 def _rate(value: float | None) -> str:
