@@ -3,9 +3,8 @@
 A plan, `status` and `show` only read the target, and importing the SDK costs more CPU than everything else a warm
 plan does. So for the in-process server, reads (list and retrieve jobs and files, job progress) are plain GETs to
 the same WSGI app (through Werkzeug's client, which the server loads anyway), answered by the same routes and
-objects that every client sees. Everything that changes the
-target goes through the SDK (runner.provider), which is loaded on the first such call. Remote targets always use the
-SDK for everything.
+objects that every client sees. Everything that changes the target goes through the SDK (runner.provider), which is
+loaded on the first such call. Remote targets always use the SDK for everything.
 """
 
 from __future__ import annotations
