@@ -17,6 +17,7 @@ so concurrent first requests never race through transformers' lazy imports.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -186,6 +187,8 @@ class Batcher:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
         self._last_batch = 0
+        self._running: list[Row] = []  # the batch under way
+        self._stopping = False
 
     def submit(self, rows: list[Row]) -> None:
         with self._ready:
@@ -201,7 +204,7 @@ class Batcher:
                 for row in [r for r in self._waiting if r.cancelled.is_set()]:  # their readers have left
                     self._waiting.remove(row)
                     row.end()
-                if self._waiting:
+                if self._waiting and not self._stopping:
                     break
                 self._ready.wait()
             deadline = time.monotonic() + GATHER_SECONDS
@@ -213,6 +216,7 @@ class Batcher:
             for row in batch:
                 self._waiting.remove(row)
             self._last_batch = len(batch)
+            self._running = batch
             return batch
 
     def _loop(self) -> None:
@@ -229,6 +233,21 @@ class Batcher:
             finally:
                 for row in batch:
                     row.end()
+                with self._ready:
+                    self._running = []
+                    self._ready.notify_all()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel every row and wait (at most `timeout` seconds) for the batch under way to end; no batch starts
+        after. Run at exit: a process that exits while torch generates in this thread is aborted by the C++ runtime
+        (a reader that got its last token returns before `generate` does, or left without reading to the end)."""
+        with self._ready:
+            self._stopping = True
+            for row in [*self._waiting, *self._running]:
+                row.cancelled.set()
+            self._ready.notify_all()
+            self._ready.wait_for(lambda: not self._running, timeout)
 
 
 batcher = Batcher()
+atexit.register(batcher.stop)
