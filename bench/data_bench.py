@@ -6,7 +6,9 @@ Generates its own data (chat examples in English and Chinese) under a scratch fo
    parallel mode on two worker processes (two cores), against a straightforward single-process version of the
    cookbook notebook's algorithm (json.loads of every line, then an `encode` per message value); each run in a
    fresh subprocess, the three alternating, the fastest of each kept (the machine may be shared), with time, peak
-   memory, the ratios beside their goals, and the load average before and after;
+   memory, the ratios beside their goals, and the load average before and after; beside them, how many cores the
+   machine actually gave (a pure-Python loop run alone, then once per core at the same time), since a shared or
+   virtual machine's "two cores" may deliver much less than two;
 2. a warm plan: 200 experiments sharing 20 data files, prepared once cold (filling the cache) and then again in
    a fresh process, which must not read the data again.
 
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +189,11 @@ def child(argv: list[str]) -> None:
         out = ftrun_scan(Path(args[0]), "o200k_base", workers=1)
     elif kind == "ftrun-2":
         out = ftrun_scan(Path(args[0]), "o200k_base", workers=2)
+    elif kind == "spin":
+        x = 0
+        for i in range(SPIN_STEPS):
+            x += i
+        out = {}
     elif kind == "plan":
         root, cache_dir, n = Path(args[0]), Path(args[1]), int(args[2])
         files = sorted(str(p.relative_to(root)) for p in (root / "data").glob("*.jsonl"))
@@ -205,6 +213,20 @@ def measure(*argv: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
+
+
+SPIN_STEPS = 10_000_000  # a pure-Python loop of about half a second
+
+
+def cores_delivered(cores: int, rounds: int = 3) -> tuple[float, float, float]:
+    """How many cores `cores` processes running at once really get: (cores delivered, seconds alone, seconds
+    side by side), the fastest of a few rounds."""
+    alone = min(measure("spin")["wall"] for _ in range(rounds))
+    together = float("inf")
+    for _ in range(rounds):
+        with ThreadPoolExecutor(cores) as pool:
+            together = min(together, max(r["wall"] for r in pool.map(lambda _: measure("spin"), range(cores))))
+    return cores * alone / together, alone, together
 
 
 def main() -> None:
@@ -236,7 +258,14 @@ def main() -> None:
 def run(args: argparse.Namespace, scratch: Path) -> None:
     from runner.datasets.scan import worker_count
 
-    print(f"ftrun data benchmark: {worker_count()} core(s), python {sys.version.split()[0]}, scratch {scratch}")
+    cores = worker_count()
+    print(f"ftrun data benchmark: {cores} core(s), python {sys.version.split()[0]}, scratch {scratch}")
+    if cores > 1:
+        delivered, alone, together = cores_delivered(cores)
+        print(
+            f"   cores delivered: {delivered:.2f} of {cores} (a pure-Python loop: {alone:.2f} s alone, "
+            f"{together:.2f} s with {cores} at once)"
+        )
     root = scratch / "ws"
     (root / "data").mkdir(parents=True, exist_ok=True)
 
