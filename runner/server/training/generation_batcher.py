@@ -192,6 +192,8 @@ class Batcher:
 
     def submit(self, rows: list[Row]) -> None:
         with self._ready:
+            if self._stopping:
+                raise RuntimeError("generation has stopped: the process is exiting")
             self._waiting.extend(rows)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="ftrun-generate", daemon=True)
