@@ -1167,7 +1167,7 @@ def serve(
     train_processes: int,
 ) -> None:
     """Run the built-in OpenAI-compatible fine-tuning server."""
-    from runner.server import serve as run_server
+    from runner.server.serve import serve as run_server
     from runner.server.training.distributed import PROCESSES_ENV
 
     os.environ[PROCESSES_ENV] = str(train_processes)  # read by the job worker this server starts

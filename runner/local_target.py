@@ -1,16 +1,15 @@
-"""The local target: the built-in server in this process, read without loading the openai SDK.
+"""The local target: the built-in server in this process, read without loading the openai SDK or Flask.
 
-A plan, `status` and `show` only read the target, and importing the SDK costs more CPU than everything else a warm
-plan does. So for the in-process server, reads (list and retrieve jobs and files, job progress) are plain GETs to
-the same WSGI app (through Werkzeug's client, which the server loads anyway), answered by the same routes and
-objects that every client sees. Everything that changes the target goes through the SDK (runner.provider), which is
-loaded on the first such call. Remote targets always use the SDK for everything.
+A plan, `status` and `show` only read the target, and importing the SDK (or the web framework) costs more CPU than
+everything else a warm plan does. So for the in-process server, reads (list and retrieve jobs and files, events,
+checkpoints, models) call `runner.server.reads`, the functions whose answers the server's routes return to every
+client, on the same context. Everything that changes the target goes through the SDK (runner.provider) against the
+app, which is built and loaded on the first such call. Remote targets always use the SDK for everything.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -18,7 +17,6 @@ from typing import Any
 
 from runner.diagnostics import ProviderError
 from runner.remote import (
-    LOCAL_BASE,
     ChatReply,
     Checkpoint,
     JobEvent,
@@ -28,94 +26,103 @@ from runner.remote import (
     RemoteFile,
     RemoteJob,
 )
+from runner.server import reads
+from runner.server.context import ServerContext, open_context
+from runner.server.errors import ApiError
 from runner.workspace import Target, Workspace
+
+_CHUNK_BYTES = 1 << 20
 
 
 class LocalProvider:
-    """A Provider for the in-process server: reads over plain HTTP, writes through the SDK."""
+    """A Provider for the in-process server: reads through `runner.server.reads`, writes through the SDK."""
 
-    def __init__(self, app: Any, target: Target) -> None:  # the server's WSGI app (runner.server.create_app)
-        self._app = app
+    def __init__(self, context: ServerContext, target: Target) -> None:
+        self._context = context
         self._target = target
-        self._http = app.test_client()
 
     @cached_property
     def _sdk(self) -> Provider:
         from runner.provider import in_process
+        from runner.server.app import app_for
 
-        return in_process(self._app, self._target)
+        return in_process(app_for(self._context), self._target)
 
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
-        """The JSON body of a GET, or None when the server says 404."""
-        response = self._http.get(f"/v1{path}", query_string=dict(params or {}), base_url=LOCAL_BASE)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            try:
-                message = json.loads(response.data)["error"]["message"]
-            except (ValueError, KeyError, TypeError):
-                message = response.get_data(as_text=True)[:200]
-            raise ProviderError(f"the built-in server failed reading {path} (HTTP {response.status_code}): {message}")
-        body: dict[str, Any] = json.loads(response.data)
-        return body
+    def _read(self, what: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """The object `read` answers, or None where the server would answer 404."""
+        try:
+            return read()
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise ProviderError(f"the built-in server failed reading {what} (HTTP {e.status}): {e.message}") from e
 
-    def _pages(self, path: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _pages(self, what: str, read: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every item of a paginated list: `read(after)` answers the page after the item `after`."""
         items: list[dict[str, Any]] = []
-        query = dict(params)
         while True:
-            page = self._get(path, query) or {}
+            page = self._read(what, lambda: read(items[-1]["id"] if items else None)) or {}
             items.extend(page.get("data") or [])
             if not page.get("has_more") or not items:
                 return items
-            query["after"] = items[-1]["id"]
 
     # -- reads -----------------------------------------------------------------------------------------------------
     def list_jobs(self, metadata: Mapping[str, str]) -> list[RemoteJob]:
-        params = {"limit": 100, **{f"metadata[{k}]": v for k, v in metadata.items()}}
-        return [RemoteJob.from_api(j) for j in self._pages("/fine_tuning/jobs", params)]
+        c, wanted = self._context, dict(metadata) or None
+        found = self._pages("jobs", lambda after: reads.jobs_page(c, limit=100, after=after, metadata=wanted))
+        return [RemoteJob.from_api(j) for j in found]
 
     def get_job(self, job_id: str) -> RemoteJob | None:
-        job = self._get(f"/fine_tuning/jobs/{job_id}")
+        job = self._read(f"job {job_id}", lambda: reads.job(self._context, job_id))
         return RemoteJob.from_api(job) if job is not None else None
 
     def get_file(self, file_id: str) -> RemoteFile | None:
-        f = self._get(f"/files/{file_id}")
+        f = self._read(f"file {file_id}", lambda: reads.file(self._context, file_id))
         return RemoteFile.from_api(f) if f is not None else None
 
     def find_file(self, filename: str, size: int) -> RemoteFile | None:
-        for f in self._pages("/files", {"purpose": "fine-tune", "limit": 10000}):
+        c = self._context
+        for f in self._pages(
+            "files", lambda after: reads.files_page(c, purpose="fine-tune", order="desc", after=after, limit=10_000)
+        ):
             if f.get("filename") == filename and int(f.get("bytes") or 0) == size:
                 return RemoteFile.from_api(f)
         return None
 
     def file_sha256(self, file_id: str) -> str | None:
-        digest = hashlib.sha256()
-        response = self._http.get(f"/v1/files/{file_id}/content", base_url=LOCAL_BASE, buffered=False)
         try:
-            if response.status_code == 404:
+            path, _ = reads.file_content(self._context, file_id)
+        except ApiError as e:
+            if e.status == 404:
                 return None
-            if response.status_code != 200:
-                raise ProviderError(f"the built-in server failed reading file {file_id} (HTTP {response.status_code})")
-            for chunk in response.iter_encoded():
-                digest.update(chunk)
-        finally:
-            response.close()
+            raise ProviderError(f"the built-in server failed reading file {file_id} (HTTP {e.status})") from e
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK_BYTES):
+                    digest.update(chunk)
+        except OSError as e:  # recorded, but its bytes are gone from the data directory
+            raise ProviderError(f"the built-in server failed reading file {file_id}: {e.strerror}") from e
         return digest.hexdigest()
 
     def list_models(self) -> list[str]:
-        return [m["id"] for m in (self._get("/models") or {}).get("data") or []]
+        return [m["id"] for m in (self._read("models", lambda: reads.models(self._context)) or {}).get("data") or []]
 
     def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        c = self._context
         newest_first = []
-        for e in self._pages(f"/fine_tuning/jobs/{job_id}/events", {"limit": 1000}):
+        for e in self._pages(f"job {job_id}'s events", lambda a: reads.events_page(c, job_id, after=a, limit=1000)):
             if e["id"] == after:
                 break
             newest_first.append(JobEvent.from_api(e))
         return newest_first[::-1]
 
     def checkpoints(self, job_id: str) -> list[Checkpoint]:
-        found = [Checkpoint.from_api(c) for c in self._pages(f"/fine_tuning/jobs/{job_id}/checkpoints", {"limit": 100})]
-        return sorted(found, key=lambda c: c.step)
+        c = self._context
+        found = self._pages(
+            f"job {job_id}'s checkpoints", lambda a: reads.checkpoints_page(c, job_id, after=a, limit=100)
+        )
+        return sorted((Checkpoint.from_api(x) for x in found), key=lambda x: x.step)
 
     # -- everything else goes through the SDK ----------------------------------------------------------------------
     def resume_job(self, job_id: str) -> RemoteJob:
@@ -144,6 +151,4 @@ class LocalProvider:
 
 
 def connect(ws: Workspace, target: Target) -> LocalProvider:
-    from runner.server import create_app
-
-    return LocalProvider(create_app(ws.server_dir(target)), target)
+    return LocalProvider(open_context(ws.server_dir(target)), target)

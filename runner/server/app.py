@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import flask
 
 from runner.server import errors, ids
-from runner.server.context import ServerContext
-from runner.server.datadir import DataDir
+from runner.server.context import ServerContext, open_context
 from runner.server.errors import ApiError, unauthorized
 from runner.server.routes import chat, files, jobs, legacy, models, uploads
-from runner.server.store import Store
 
 # Bodies of requests that carry no file; the upload endpoints get the 512 MB (files) and 64 MB (parts) limits.
 MAX_JSON_BODY_BYTES = 4 * 1024 * 1024
@@ -62,17 +59,15 @@ def create_app(
     `max_workers`: how many jobs the worker trains at once. `worker_stays` (`ftrun serve`): the worker, once started
     (`ServerContext.wake_worker`), warms up and stays while this process runs, so the first job starts as quickly as
     the next."""
-    data = DataDir.at(Path(data_dir))
-    store = Store(data.database)
-    context = ServerContext(
-        data=data,
-        store=store,
-        organization_id=store.organization_id(),
-        api_keys=tuple(api_keys),
-        start_worker=start_worker,
-        max_workers=max(1, max_workers),
-        server_pid=os.getpid() if worker_stays and start_worker else None,
+    return app_for(
+        open_context(
+            data_dir, api_keys=api_keys, start_worker=start_worker, max_workers=max_workers, worker_stays=worker_stays
+        )
     )
+
+
+def app_for(context: ServerContext) -> flask.Flask:
+    """The app answering on `context` (see `create_app`)."""
     app = flask.Flask("runner.server")
     app.config["FTRUN_MAX_FILE_BYTES"] = files.MAX_FILE_BYTES
     app.config["FTRUN_MAX_PART_BYTES"] = uploads.MAX_PART_BYTES

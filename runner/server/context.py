@@ -1,13 +1,13 @@
-"""What every request handler needs: the data directory, the store and the server's settings."""
+"""What every request handler needs: the data directory, the store and the server's settings (no web framework here:
+the local target reads through the same context without one)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import flask
 
 from runner.server import training
 from runner.server.datadir import DataDir
@@ -50,7 +50,23 @@ class ServerContext:
             start_worker(self.data, self.max_workers, self.server_pid)
 
 
-def ctx() -> ServerContext:
-    context = flask.current_app.extensions["ftrun"]
-    assert isinstance(context, ServerContext)
-    return context
+def open_context(
+    data_dir: Path,
+    *,
+    api_keys: Sequence[str] = (),
+    start_worker: bool = True,
+    max_workers: int = 1,
+    worker_stays: bool = False,
+) -> ServerContext:
+    """The server's context on `data_dir` (created if missing); the settings are `create_app`'s."""
+    data = DataDir.at(Path(data_dir))
+    store = Store(data.database)
+    return ServerContext(
+        data=data,
+        store=store,
+        organization_id=store.organization_id(),
+        api_keys=tuple(api_keys),
+        start_worker=start_worker,
+        max_workers=max(1, max_workers),
+        server_pid=os.getpid() if worker_stays and start_worker else None,
+    )

@@ -1,12 +1,16 @@
-"""OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}`, and the Flask handlers that emit it."""
+"""OpenAI's error envelope: `{"error": {"message", "type", "param", "code"}}`, and the Flask handlers that emit it.
+
+Flask is imported by the handlers only: the errors are raised by code that also runs without it (runner.server.reads).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import flask
-from werkzeug.exceptions import HTTPException
+if TYPE_CHECKING:
+    import flask
+    from werkzeug.exceptions import HTTPException
 
 
 @dataclass(eq=False)
@@ -23,6 +27,8 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
     def response(self) -> flask.Response:
+        import flask
+
         resp = flask.jsonify(self.body())
         resp.status_code = self.status
         return resp
@@ -41,6 +47,8 @@ def unauthorized(message: str) -> ApiError:
 
 
 def _http_error(e: HTTPException) -> flask.Response:
+    import flask
+
     status = e.code or 500
     if status == 413:
         message = "Request body too large."
@@ -54,11 +62,15 @@ def _http_error(e: HTTPException) -> flask.Response:
 
 
 def _server_error(e: Exception) -> flask.Response:
+    import flask
+
     flask.current_app.logger.exception("unhandled error")
     return ApiError(500, "The server had an error while processing your request.", "server_error").response()
 
 
 def register(app: flask.Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
     app.register_error_handler(ApiError, lambda e: e.response())
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)

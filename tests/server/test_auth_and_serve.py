@@ -16,8 +16,8 @@ import openai
 import pytest
 from server_testkit import chat_examples, sdk_client
 
-from runner.server import UnsafeBind, create_app, serve
-from runner.server.serve import check_bind
+from runner.server import create_app
+from runner.server.serve import UnsafeBind, check_bind, serve
 
 REPO = Path(__file__).resolve().parents[2]
 

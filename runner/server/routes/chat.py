@@ -15,9 +15,9 @@ from runner.server.chat import (
     parse_stream,
     stream_events,
 )
-from runner.server.context import ctx
 from runner.server.errors import invalid
 from runner.server.request_input import json_body
+from runner.server.routes import ctx
 from runner.server.routes.models import load_model
 
 bp = flask.Blueprint("chat", __name__)

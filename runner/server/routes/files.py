@@ -6,11 +6,11 @@ from typing import Any
 
 import flask
 
-from runner.server import ids
-from runner.server.context import ctx
-from runner.server.errors import invalid, not_found
-from runner.server.objects import file_object, list_object
+from runner.server import ids, reads
+from runner.server.errors import invalid
+from runner.server.objects import file_object
 from runner.server.request_input import form_file, query_int, save_limited
+from runner.server.routes import ctx
 from runner.server.store import now
 
 bp = flask.Blueprint("files", __name__)
@@ -19,13 +19,6 @@ PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data",
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_EXPIRY_SECONDS = 2_592_000
 MIN_EXPIRY_SECONDS = 3600
-
-
-def load_file(file_id: str) -> dict[str, Any]:
-    row = ctx().store.get_file(file_id) if ids.is_valid_id(file_id, "file-") else None
-    if row is None:
-        raise not_found(f"No such File object: {file_id}")
-    return row
 
 
 def _expires_at(created: int) -> int | None:
@@ -68,33 +61,28 @@ def create_file() -> Any:
 
 @bp.get("/files")
 def list_files() -> Any:
-    order = flask.request.args.get("order", "desc")
-    if order not in ("asc", "desc"):
-        raise invalid(f"Invalid value for 'order': {order!r}; expected 'asc' or 'desc'.", "order")
+    args = flask.request.args
     limit = query_int("limit", 10_000, 1, 10_000)
-    rows, has_more = ctx().store.list_files(
-        flask.request.args.get("purpose"), order, flask.request.args.get("after"), limit
+    return reads.files_page(
+        ctx(), purpose=args.get("purpose"), order=args.get("order", "desc"), after=args.get("after"), limit=limit
     )
-    return list_object([file_object(r) for r in rows], has_more, with_ids=True)
 
 
 @bp.get("/files/<file_id>")
 def retrieve_file(file_id: str) -> Any:
-    return file_object(load_file(file_id))
+    return reads.file(ctx(), file_id)
 
 
 @bp.get("/files/<file_id>/content")
 def file_content(file_id: str) -> Any:
-    row = load_file(file_id)
-    return flask.send_file(
-        ctx().data.file_path(row["id"]), mimetype="application/octet-stream", download_name=row["filename"]
-    )
+    path, filename = reads.file_content(ctx(), file_id)
+    return flask.send_file(path, mimetype="application/octet-stream", download_name=filename)
 
 
 @bp.delete("/files/<file_id>")
 def delete_file(file_id: str) -> Any:
-    row = load_file(file_id)
     c = ctx()
+    row = reads.file_row(c, file_id)
     c.store.delete_file(row["id"])
     c.data.file_path(row["id"]).unlink(missing_ok=True)
     return {"id": row["id"], "object": "file", "deleted": True}

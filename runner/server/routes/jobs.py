@@ -7,13 +7,11 @@ from typing import Any
 
 import flask
 
-from runner.job_status import JobStatus
-from runner.server import jobs
-from runner.server.context import ctx
-from runner.server.errors import invalid
+from runner.server import jobs, reads
 from runner.server.job_request import parse_job_request
-from runner.server.objects import checkpoint_object, event_object, job_object, list_object
+from runner.server.objects import job_object
 from runner.server.request_input import json_body, query_int
+from runner.server.routes import ctx
 
 bp = flask.Blueprint("jobs", __name__)
 
@@ -40,27 +38,13 @@ def create_job() -> Any:
 
 @bp.get("/fine_tuning/jobs")
 def list_jobs() -> Any:
-    c = ctx()
-    c.wake_worker()
     limit = query_int("limit", 20, 1, MAX_LIST_LIMIT)
-    after = flask.request.args.get("after")
-    after_seq = None
-    if after:
-        anchor = c.store.get_job(after)
-        if anchor is None:
-            raise invalid(f"Invalid 'after': no fine-tuning job {after}.", "after")
-        after_seq = int(anchor["seq"])  # the jobs older than it, whether or not it matches the filter
-    page, has_more = c.store.list_jobs(limit=limit, after_seq=after_seq, metadata=_metadata_filter())
-    return list_object([render(r) for r in page], has_more)
+    return reads.jobs_page(ctx(), limit=limit, after=flask.request.args.get("after"), metadata=_metadata_filter())
 
 
 @bp.get("/fine_tuning/jobs/<job_id>")
 def retrieve_job(job_id: str) -> Any:
-    c = ctx()
-    row = jobs.get(c, job_id)
-    if JobStatus.of(row["status"]).needs_polling:
-        c.wake_worker()
-    return render(row)
+    return reads.job(ctx(), job_id)
 
 
 @bp.post("/fine_tuning/jobs/<job_id>/cancel")
@@ -80,21 +64,11 @@ def resume_job(job_id: str) -> Any:
 
 @bp.get("/fine_tuning/jobs/<job_id>/events")
 def list_events(job_id: str) -> Any:
-    c = ctx()
-    jobs.get(c, job_id)
-    rows, has_more = c.store.list_events(job_id, flask.request.args.get("after"), query_int("limit", 20, 1, 1000))
-    return list_object([event_object(r) for r in rows], has_more)
+    limit = query_int("limit", 20, 1, 1000)
+    return reads.events_page(ctx(), job_id, after=flask.request.args.get("after"), limit=limit)
 
 
 @bp.get("/fine_tuning/jobs/<job_id>/checkpoints")
 def list_checkpoints(job_id: str) -> Any:
-    c = ctx()
-    jobs.get(c, job_id)
     limit = query_int("limit", 10, 1, 100)
-    rows = c.store.list_checkpoints(job_id)
-    after = flask.request.args.get("after")
-    if after:
-        position = next((i for i, r in enumerate(rows) if r["id"] == after), None)
-        rows = rows[position + 1 :] if position is not None else rows
-    page = rows[:limit]
-    return list_object([checkpoint_object(r) for r in page], len(rows) > limit, with_ids=True)
+    return reads.checkpoints_page(ctx(), job_id, after=flask.request.args.get("after"), limit=limit)

@@ -12,11 +12,11 @@ import flask
 
 from runner.server import jobs
 from runner.server.chat import chat_directory, complete, parse_params
-from runner.server.context import ctx
 from runner.server.errors import ApiError, invalid
 from runner.server.job_request import parse_job_request
 from runner.server.objects import job_object
 from runner.server.request_input import json_body
+from runner.server.routes import ctx
 from runner.server.routes.files import store_upload
 from runner.server.routes.models import load_model
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import flask
 
-from runner.server.context import ctx
+from runner.server import reads
 from runner.server.errors import ApiError, invalid, not_found
-from runner.server.model_catalog import ResolvedModel, all_models, resolve
+from runner.server.model_catalog import ResolvedModel, resolve
+from runner.server.routes import ctx
 
 bp = flask.Blueprint("models", __name__)
 
@@ -31,8 +32,7 @@ def load_model(model_id: str) -> ResolvedModel:
 
 @bp.get("/models")
 def list_models() -> Any:
-    c = ctx()
-    return {"object": "list", "data": [m.api_object() for m in all_models(c.store, c.organization_id, c.base_models())]}
+    return reads.models(ctx())
 
 
 @bp.get("/models/<path:model_id>")

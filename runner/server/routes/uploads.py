@@ -10,10 +10,10 @@ from typing import Any
 import flask
 
 from runner.server import ids
-from runner.server.context import ctx
 from runner.server.errors import invalid, not_found
 from runner.server.objects import part_object, upload_object
 from runner.server.request_input import form_file, json_body, save_limited
+from runner.server.routes import ctx
 from runner.server.routes.files import PURPOSES
 from runner.server.store import now
 
