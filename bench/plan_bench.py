@@ -5,8 +5,8 @@
 Each figure is the child process's user + system CPU time (not wall time: the machine may be shared), best of N
 rounds, measured side by side in one run. "Warm" is what a user's second run sees: the data cache filled and Python's
 bytecode cached (the children write it under a temporary PYTHONPYCACHEPREFIX, whatever PYTHONDONTWRITEBYTECODE says
-in this shell, so the checkout is left alone). The parts (importing the openai SDK, building the in-process server) are
-measured the same way so the remainder is visible.
+in this shell, so the checkout is left alone). The parts (importing the openai SDK, opening the built-in server's store,
+building its Flask app) are measured the same way so the remainder is visible.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def cpu_of(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _python(code: str) -> list[str]:
+    """A child that runs `code` with `D` a fresh data directory."""
+    return [sys.executable, "-c", f"import pathlib, tempfile; D = pathlib.Path(tempfile.mkdtemp()) / 'd'; {code}"]
+
+
 def best(args: list[str], cwd: Path, env: dict[str, str], rounds: int) -> float:
     cpu_of(args, cwd, env)  # writes the bytecode this command needs
     return min(cpu_of(args, cwd, env) for _ in range(rounds))
@@ -56,16 +61,13 @@ def main() -> None:
             "validate": best([*FTRUN, "validate"], ws, env, rounds),
             "python": best([sys.executable, "-c", "pass"], ws, env, rounds),
             "import openai": best([sys.executable, "-c", "import openai"], ws, env, rounds),
-            "in-process server": best(
-                [
-                    sys.executable,
-                    "-c",
-                    "import sys, tempfile, pathlib; from runner.server import create_app; "
-                    "create_app(pathlib.Path(tempfile.mkdtemp()) / 'd', start_worker=False)",
-                ],
-                ws,
-                env,
-                rounds,
+            # what a plan pays to read the built-in server (its store, no web framework) ...
+            "server reads": best(
+                _python("from runner.server.context import open_context; open_context(D)"), ws, env, rounds
+            ),
+            # ... and what the first write pays on top (the Flask app the SDK talks to)
+            "server app": best(
+                _python("from runner.server import create_app; create_app(D, start_worker=False)"), ws, env, rounds
             ),
         }
     load = os.getloadavg()[0]
@@ -75,9 +77,10 @@ def main() -> None:
         verdict = "" if goal is None else f"  goal <= {goal:.2f} s: {'met' if seconds <= goal else 'NOT met'}"
         print(f"  {name:<18} {seconds:6.2f} s{verdict}")
     print(
-        "  parts of the plan: the SDK import and the in-process server are "
-        f"{figures['import openai'] - figures['python']:.2f} s and "
-        f"{figures['in-process server'] - figures['python']:.2f} s above a bare interpreter"
+        "  above a bare interpreter: the SDK import (a plan does not pay it) "
+        f"{figures['import openai'] - figures['python']:.2f} s, reading the built-in server "
+        f"{figures['server reads'] - figures['python']:.2f} s, building its app (for writes) "
+        f"{figures['server app'] - figures['python']:.2f} s"
     )
 
 
