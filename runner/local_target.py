@@ -10,10 +10,11 @@ app, which is built and loaded on the first such call. Remote targets always use
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runner.diagnostics import ProviderError
 from runner.remote import (
@@ -32,6 +33,7 @@ from runner.server.errors import ApiError
 from runner.workspace import Target, Workspace
 
 _CHUNK_BYTES = 1 << 20
+T = TypeVar("T")
 
 
 class LocalProvider:
@@ -48,14 +50,16 @@ class LocalProvider:
 
         return in_process(app_for(self._context), self._target)
 
-    def _read(self, what: str, read: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
-        """The object `read` answers, or None where the server would answer 404."""
+    def _read(self, what: str, read: Callable[[], T]) -> T | None:
+        """What `read` answers, or None where the server would answer 404."""
         try:
             return read()
         except ApiError as e:
             if e.status == 404:
                 return None
             raise ProviderError(f"the built-in server failed reading {what} (HTTP {e.status}): {e.message}") from e
+        except sqlite3.Error as e:  # where a client would be answered 500
+            raise ProviderError(f"the built-in server failed reading {what}: {e}") from e
 
     def _pages(self, what: str, read: Callable[[str | None], dict[str, Any]]) -> list[dict[str, Any]]:
         """Every item of a paginated list: `read(after)` answers the page after the item `after`."""
@@ -90,12 +94,10 @@ class LocalProvider:
         return None
 
     def file_sha256(self, file_id: str) -> str | None:
-        try:
-            path, _ = reads.file_content(self._context, file_id)
-        except ApiError as e:
-            if e.status == 404:
-                return None
-            raise ProviderError(f"the built-in server failed reading file {file_id} (HTTP {e.status})") from e
+        found = self._read(f"file {file_id}", lambda: reads.file_content(self._context, file_id))
+        if found is None:
+            return None
+        path, _ = found
         digest = hashlib.sha256()
         try:
             with path.open("rb") as f:
