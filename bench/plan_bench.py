@@ -61,9 +61,15 @@ def main() -> None:
             "validate": best([*FTRUN, "validate"], ws, env, rounds),
             "python": best([sys.executable, "-c", "pass"], ws, env, rounds),
             "import openai": best([sys.executable, "-c", "import openai"], ws, env, rounds),
-            # what a plan pays to read the built-in server (its store, no web framework) ...
+            # what a plan pays to read the built-in server: its store and one listing of jobs, no web framework ...
             "server reads": best(
-                _python("from runner.server.context import open_context; open_context(D)"), ws, env, rounds
+                _python(
+                    "from runner.server import reads; from runner.server.context import open_context; "
+                    "reads.jobs_page(open_context(D), limit=100, after=None, metadata=None)"
+                ),
+                ws,
+                env,
+                rounds,
             ),
             # ... and what the first write pays on top (the Flask app the SDK talks to)
             "server app": best(
